@@ -1,0 +1,34 @@
+# The two commands: `make run` and `make test`. Everything else is a helper of theirs.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8501
+DEMO_ROWS ?= 500000
+
+.PHONY: run test demo info bench clean-store
+
+# A stamp per requirements file: pip runs again only when a pin changes.
+$(VENV)/.req-run: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.req-dev: requirements-dev.txt $(VENV)/.req-run
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.req-run
+	$(PY) -m lib.cli init --demo-if-empty --rows $(DEMO_ROWS)
+	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true
+
+test: $(VENV)/.req-dev
+	$(PY) -m pytest -q
+
+demo: $(VENV)/.req-run
+	$(PY) -m lib.cli demo --rows $(DEMO_ROWS) --replace
+
+info: $(VENV)/.req-run
+	$(PY) -m lib.cli info
+
+bench: $(VENV)/.req-dev
+	$(PY) bench/bench_demo.py

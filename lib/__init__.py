@@ -1,0 +1,1 @@
+"""Yecai Workbench library: store, model, demo company and analyses. Never imports streamlit."""

@@ -1,0 +1,72 @@
+"""Numbers as finance reads them: ¥ with 万/亿 (or K/M/B in English), % with one decimal, pp changes."""
+from __future__ import annotations
+
+import math
+
+
+def _missing(x: float | None) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def money(x: float | None, lang: str = "zh", decimals: int = 2) -> str:
+    """CNY, scaled for reading.
+
+    >>> money(123456789.0)
+    '¥1.23亿'
+    >>> money(12345678.9)
+    '¥1,234.57万'
+    >>> money(-8765.4)
+    '-¥8,765'
+    >>> money(12345678.9, "en")
+    '¥12.35M'
+    >>> money(None)
+    '—'
+    """
+    if _missing(x):
+        return "—"
+    sign = "-" if x < 0 else ""
+    a = abs(x)
+    if lang == "zh":
+        if a >= 1e8:
+            return f"{sign}¥{a / 1e8:,.{decimals}f}亿"
+        if a >= 1e4:
+            return f"{sign}¥{a / 1e4:,.{decimals}f}万"
+    else:
+        if a >= 1e9:
+            return f"{sign}¥{a / 1e9:,.{decimals}f}B"
+        if a >= 1e6:
+            return f"{sign}¥{a / 1e6:,.{decimals}f}M"
+        if a >= 1e4:
+            return f"{sign}¥{a / 1e3:,.{decimals}f}K"
+    return f"{sign}¥{a:,.0f}"
+
+
+def percent(x: float | None, decimals: int = 1) -> str:
+    """A ratio as a percentage.
+
+    >>> percent(0.32449)
+    '32.4%'
+    >>> percent(None)
+    '—'
+    """
+    return "—" if _missing(x) else f"{x * 100:.{decimals}f}%"
+
+
+def change_pct(x: float | None, decimals: int = 1) -> str | None:
+    """A relative change with its sign first (st.metric reads the sign), or None when unknown.
+
+    >>> change_pct(0.052), change_pct(-0.1), change_pct(None)
+    ('+5.2%', '-10.0%', None)
+    """
+    return None if _missing(x) else f"{x * 100:+.{decimals}f}%"
+
+
+def change_pp(x: float | None, lang: str = "zh", decimals: int = 1) -> str | None:
+    """A change of a percentage in percentage points.
+
+    >>> change_pp(0.0123), change_pp(-0.004, "en")
+    ('+1.2个百分点', '-0.4 pp')
+    """
+    if _missing(x):
+        return None
+    return f"{x * 100:+.{decimals}f}" + ("个百分点" if lang == "zh" else " pp")
