@@ -265,7 +265,7 @@ class _Generator:
         self.anomaly_day = _add_months(_month_start(self.as_of), -story["months_before"]).replace(day=story["day"])
         anomaly = np.where(d.astype("datetime64[D]") == np.datetime64(self.anomaly_day), story["factor"], 1.0)
         years = ((d - np.datetime64(self.start)) / np.timedelta64(1, "D")) / 365.25
-        dow = days.dayofweek.to_numpy()
+        dow = days.day_of_week.to_numpy()
         # Category seasonality and trends change the mix and the month's volume.
         self.month_index = (days.year.to_numpy() - self.start.year) * 12 + month - 1
         self.n_months = int(self.month_index[-1]) + 1
@@ -545,11 +545,14 @@ class _Generator:
         delay = seg_delay + rng.normal(0, 8, len(amount)) * (credit > 0)
         delay += slow * story["slow_payer_drift_days_per_month"] * m_idx
         paid_date = np.maximum(due + np.round(delay).astype("timedelta64[D]"), close)
+        # Slow payers leave a share of recent invoices unpaid; elsewhere a few bad debts from the
+        # last two years stay open (older ones are written off), and some recent payments are partial.
         recent = m_idx >= self.n_months - 13
-        unpaid_p = np.where(slow & recent, story["slow_payer_unpaid_share"], 0.004) * (credit > 0)
+        unpaid_p = np.where(slow & recent, story["slow_payer_unpaid_share"],
+                            np.where(m_idx >= self.n_months - 24, 0.003, 0.0)) * (credit > 0)
         never = rng.random(len(amount)) < unpaid_p
-        partial = (rng.random(len(amount)) < 0.01) & (credit > 0)
         as_of = np.datetime64(self.as_of)
+        partial = (rng.random(len(amount)) < 0.03) & (credit > 0) & (paid_date >= as_of - np.timedelta64(60, "D"))
         settled = (paid_date < as_of) & ~never
         paid = np.where(settled, np.where(partial, np.round(amount * 0.6), amount), 0).astype(np.int64)
         df = pd.DataFrame({

@@ -26,8 +26,10 @@ schema_version = sa.Table(
 def _create_canonical(conn: sa.Connection) -> None:
     schema.metadata.create_all(conn, checkfirst=True)
     if conn.dialect.name != "duckdb":
+        # Plain DDL from our own constants: an sa.Index would attach itself to the shared metadata.
+        q = conn.dialect.identifier_preparer.quote
         for name, table, cols in schema.FACT_INDEXES:
-            sa.Index(name, *(schema.metadata.tables[table].c[c] for c in cols)).create(conn, checkfirst=True)
+            conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {q(name)} ON {q(table)} ({', '.join(map(q, cols))})")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,116 @@
+"""Shared fixtures: every store-backed test runs on DuckDB, and on PostgreSQL when
+``WORKBENCH_TEST_PG_URL`` names a server (an admin URL; each test session makes its own databases)."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from lib import demo, store
+
+PG_URL = os.environ.get("WORKBENCH_TEST_PG_URL", "").strip()
+BACKENDS = [
+    "duckdb",
+    pytest.param("postgresql", marks=pytest.mark.skipif(
+        not PG_URL, reason="WORKBENCH_TEST_PG_URL not set: PostgreSQL half not asked for")),
+]
+# Small and fixed, so the suite is fast and every figure reproducible.
+DEMO_ROWS = 20_000
+DEMO_SEED = 7
+DEMO_AS_OF = dt.date(2026, 11, 24)
+
+
+class _PgDatabases:
+    """Creates throw-away databases on the server and drops them at the end of the session."""
+
+    def __init__(self, admin_url: str) -> None:
+        try:
+            self.admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+            with self.admin.connect():
+                pass
+        except Exception as exc:  # asked for PostgreSQL and can't have it: fail, never skip
+            pytest.fail(f"WORKBENCH_TEST_PG_URL is set but the server can't be reached: {exc}", pytrace=False)
+        self.names: list[str] = []
+
+    def new(self) -> str:
+        name = f"wbtest_{uuid.uuid4().hex[:10]}"
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        self.names.append(name)
+        return self.admin.url.set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        with self.admin.connect() as conn:
+            for name in self.names:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_databases():
+    if not PG_URL:
+        pytest.skip("WORKBENCH_TEST_PG_URL not set")
+    dbs = _PgDatabases(PG_URL)
+    yield dbs
+    dbs.drop_all()
+
+
+def _new_url(backend: str, tmp_path_factory, request) -> str:
+    if backend == "duckdb":
+        return f"duckdb:///{tmp_path_factory.mktemp('store') / 'wb.duckdb'}"
+    return request.getfixturevalue("pg_databases").new()
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_url(request, tmp_path_factory) -> str:
+    """A URL to a new, empty store on each backend."""
+    return _new_url(request.param, tmp_path_factory, request)
+
+
+@pytest.fixture
+def empty_engine(empty_url):
+    engine = store.get_engine(empty_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def demo_url(request, tmp_path_factory) -> str:
+    """A store holding the small demo company, built once per backend per session."""
+    url = _new_url(request.param, tmp_path_factory, request)
+    engine = store.get_engine(url)
+    demo.build(engine, rows=DEMO_ROWS, seed=DEMO_SEED, as_of=DEMO_AS_OF)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def demo_engine(demo_url):
+    engine = store.get_engine(demo_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_tables(demo_engine):
+    """The demo store's tables read raw into pandas: the independent side of known-value tests."""
+    import decimal
+
+    import pandas as pd
+
+    def plain(df: pd.DataFrame) -> pd.DataFrame:
+        for c in df.columns:
+            first = df[c].dropna().iloc[0] if df[c].notna().any() else None
+            if isinstance(first, decimal.Decimal):
+                df[c] = df[c].astype(float)
+            elif isinstance(first, dt.date):
+                df[c] = pd.to_datetime(df[c])
+        return df
+
+    with demo_engine.connect() as conn:
+        return {t: plain(pd.read_sql(sa.text(f"SELECT * FROM {t}"), conn))
+                for t in ("org_unit", "product", "customer", "account", "sales_line", "journal_line",
+                          "budget_version", "budget_line", "ar_invoice", "inventory_snapshot")}

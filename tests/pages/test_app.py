@@ -1,0 +1,54 @@
+"""AppTest: the app runs in both languages on both stores, and the Overview shows the right figures."""
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lib import config, fmt
+from tests import expected
+
+KPIS = ("revenue", "gross_profit", "gross_margin", "opex", "operating_profit")
+
+
+def _app(monkeypatch, url: str) -> AppTest:
+    monkeypatch.setenv("WORKBENCH_DB_URL", url)
+    return AppTest.from_file(str(config.ROOT / "app.py"), default_timeout=60)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_overview_shows_the_five_figures_of_the_latest_complete_month(monkeypatch, demo_url, demo_tables, lang):
+    at = _app(monkeypatch, demo_url)
+    at.session_state["lang"] = lang
+    at.run()
+    assert not at.exception
+    month, cur, prev, ly = expected.overview(demo_tables)
+    shown = {m.label: (m.value, m.delta) for m in at.metric}
+    labels = {"zh": ["营业收入", "毛利", "毛利率", "期间费用", "营业利润"],
+              "en": ["Net revenue", "Gross profit", "Gross margin", "Operating expenses", "Operating profit"]}[lang]
+    assert list(shown) == labels
+    for label, key in zip(labels, KPIS):
+        value, delta = shown[label]
+        if key == "gross_margin":
+            assert value == fmt.percent(cur[key])
+            assert delta.startswith(fmt.change_pp(cur[key] - ly[key], lang))
+        else:
+            assert value == fmt.money(cur[key], lang)
+            assert delta.startswith(fmt.change_pct((cur[key] - ly[key]) / abs(ly[key])))
+    assert f"{month.start_time:%Y-%m}" in at.caption[0].value
+    chart = at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
+    assert len(chart) == 1
+
+
+def test_language_switch_changes_the_whole_page(monkeypatch, demo_url):
+    at = _app(monkeypatch, demo_url).run()
+    assert at.title[0].value == "经营概览"
+    at.radio(key="lang").set_value("en").run()
+    assert not at.exception
+    assert at.title[0].value == "Business overview"
+    assert at.metric[0].label == "Net revenue"
+
+
+def test_an_empty_store_says_how_to_fill_it(monkeypatch, empty_url):
+    at = _app(monkeypatch, empty_url).run()
+    assert not at.exception
+    assert "lib.cli demo" in at.info[0].value
