@@ -1,10 +1,11 @@
 """The SQL store: engine from a URL, schema creation and migrations, bulk loads."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,11 +26,45 @@ schema_version = sa.Table(
 
 def _create_canonical(conn: sa.Connection) -> None:
     schema.metadata.create_all(conn, checkfirst=True)
-    if conn.dialect.name != "duckdb":
-        # Plain DDL from our own constants: an sa.Index would attach itself to the shared metadata.
-        q = conn.dialect.identifier_preparer.quote
-        for name, table, cols in schema.FACT_INDEXES:
-            conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {q(name)} ON {q(table)} ({', '.join(map(q, cols))})")
+    create_fact_indexes(conn)
+
+
+def create_fact_indexes(conn: sa.Connection) -> None:
+    """The filter indexes of the fact tables, on server databases (see ``schema.FACT_INDEXES``)."""
+    if conn.dialect.name == "duckdb":
+        return
+    # Plain DDL from our own constants: an sa.Index would attach itself to the shared metadata.
+    q = conn.dialect.identifier_preparer.quote
+    for name, table, cols in schema.FACT_INDEXES:
+        conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {q(name)} ON {q(table)} ({', '.join(map(q, cols))})")
+
+
+@contextlib.contextmanager
+def fact_indexes_rebuilt(conn: sa.Connection) -> Iterator[None]:
+    """Drop the fact indexes for a large bulk load and build them again after it.
+
+    Building an index once over loaded rows is several times cheaper than maintaining it row by
+    row during COPY. Inside the caller's transaction, so a failed load leaves the indexes as they were.
+    """
+    if conn.dialect.name == "duckdb":
+        yield
+        return
+    q = conn.dialect.identifier_preparer.quote
+    for name, _table, _cols in schema.FACT_INDEXES:
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {q(name)}")
+    yield
+    create_fact_indexes(conn)
+
+
+def clear_tables(conn: sa.Connection, tables: Iterable[sa.Table]) -> None:
+    """Delete every row of ``tables`` inside the caller's transaction (TRUNCATE where it is transactional)."""
+    tables = list(tables)
+    if conn.dialect.name == "postgresql":
+        q = conn.dialect.identifier_preparer.format_table
+        conn.exec_driver_sql(f"TRUNCATE {', '.join(q(t) for t in tables)}")
+    else:
+        for t in tables:
+            conn.execute(t.delete())
 
 
 @dataclass(frozen=True)

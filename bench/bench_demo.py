@@ -1,0 +1,105 @@
+"""Benchmarks for the foundation: demo generation (time, lines/s, peak memory) and the read path's
+overhead against the raw engine. Prints figures; asserts nothing.
+
+    python bench/bench_demo.py                       # 1M and 10M lines on DuckDB
+    python bench/bench_demo.py --rows 1m --pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CHILD = r"""
+import json, resource, sys, time, datetime as dt
+from lib import demo, store
+url, rows = sys.argv[1], int(sys.argv[2])
+engine = store.get_engine(url)
+t = time.perf_counter()
+result = demo.build(engine, rows=rows, as_of=dt.date(2026, 11, 24))
+print(json.dumps({"seconds": time.perf_counter() - t,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "rows": result.rows}))
+"""
+
+
+def build_case(url: str, rows: int) -> dict:
+    """One build in a fresh process, so peak memory is this build's alone."""
+    out = subprocess.run([sys.executable, "-c", CHILD, url, str(rows)], cwd=ROOT,
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def read_overhead(url: str, repeat: int = 7) -> tuple[float, float]:
+    """Median seconds of the Overview's monthly aggregate via lib.db.run and via the raw driver."""
+    import sqlalchemy as sa
+
+    from lib import db, overview, store
+    import datetime as dt
+    engine = store.get_engine(url)
+    month = overview.latest_complete_month(engine)
+    start = dt.date(month.year - 2, month.month, 1)
+    m = overview._month(overview.sales_line.c.order_date).label("month")
+    stmt = (sa.select(m, sa.func.sum(overview.sales_line.c.net_revenue).label("revenue"),
+                      sa.func.sum(overview.sales_line.c.cost_amount).label("cogs"))
+            .where(overview.sales_line.c.order_date >= start).group_by(m))
+    sql = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
+    lib_t, raw_t = [], []
+    for _ in range(repeat):
+        t = time.perf_counter(); db.run(engine, stmt); lib_t.append(time.perf_counter() - t)
+        raw = engine.raw_connection()
+        try:
+            t = time.perf_counter()
+            cur = raw.cursor(); cur.execute(sql); cur.fetchall()
+            raw_t.append(time.perf_counter() - t)
+        finally:
+            raw.close()
+    engine.dispose()
+    return statistics.median(lib_t), statistics.median(raw_t)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--rows", nargs="*", default=["1m", "10m"])
+    p.add_argument("--pg", help="PostgreSQL admin URL: also bench there, in a throw-away database")
+    args = p.parse_args()
+    from lib.cli import _rows
+    targets = [("duckdb", None)] + ([("postgresql", args.pg)] if args.pg else [])
+    print(f"{'engine':<11}{'rows':>12}{'build s':>10}{'lines/s':>12}{'peak MB':>10}"
+          f"{'read lib ms':>13}{'raw ms':>9}{'ratio':>7}")
+    for name, admin in targets:
+        for spec in args.rows:
+            rows = _rows(spec)
+            with tempfile.TemporaryDirectory() as tmp:
+                if admin:
+                    import sqlalchemy as sa
+                    dbname = f"wbbench_{uuid.uuid4().hex[:8]}"
+                    eng = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+                    with eng.connect() as c:
+                        c.exec_driver_sql(f'CREATE DATABASE "{dbname}"')
+                    url = eng.url.set(database=dbname).render_as_string(hide_password=False)
+                else:
+                    url = f"duckdb:///{tmp}/bench.duckdb"
+                try:
+                    r = build_case(url, rows)
+                    lib_s, raw_s = read_overhead(url)
+                finally:
+                    if admin:
+                        with eng.connect() as c:
+                            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+                print(f"{name:<11}{rows:>12,}{r['seconds']:>10.1f}{rows / r['seconds']:>12,.0f}"
+                      f"{r['peak_mb']:>10,.0f}{lib_s * 1e3:>13.1f}{raw_s * 1e3:>9.1f}{lib_s / raw_s:>7.2f}",
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()
