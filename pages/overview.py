@@ -9,7 +9,7 @@ from pages import _shared as sh
 lang = sh.lang()
 st.title(sh.t("overview.title"))
 try:
-    data = sh.overview_data(sh.config.store_url(), sh.data_version())
+    data = sh.overview_figures()
 except WorkbenchError as exc:
     sh.show_error(exc)
     st.stop()

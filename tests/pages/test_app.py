@@ -52,3 +52,21 @@ def test_an_empty_store_says_how_to_fill_it(monkeypatch, empty_url):
     at = _app(monkeypatch, empty_url).run()
     assert not at.exception
     assert "lib.cli demo" in at.info[0].value
+
+
+def test_a_locked_store_is_an_error_message_not_a_traceback(monkeypatch, tmp_path):
+    # DuckDB only: file locks between processes are an embedded-store concept.
+    import subprocess
+    import sys
+    path = tmp_path / "locked.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('ready', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        at = _app(monkeypatch, f"duckdb:///{path}").run()
+        assert not at.exception
+        assert "另一个进程" in at.error[0].value and "WORKBENCH_DB_URL" in at.error[0].value
+    finally:
+        holder.kill()
+        holder.wait()
