@@ -19,7 +19,7 @@ $(VENV)/.req-dev: requirements-dev.txt $(VENV)/.req-run
 
 run: $(VENV)/.req-run
 	$(PY) -m lib.cli init --demo-if-empty --rows $(DEMO_ROWS)
-	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true
+	$(PY) app.py --server.port $(PORT) --server.headless true
 
 test: $(VENV)/.req-dev
 	$(PY) -m pytest -q

@@ -1,8 +1,29 @@
-"""Yecai Workbench (业财分析工作台): page config, language switch and navigation. Router only."""
-import streamlit as st
+"""Yecai Workbench (业财分析工作台): page config, language switch and navigation. Router only.
 
-from lib import i18n
-from pages import _shared as sh
+Start it with ``python app.py [streamlit flags]`` (what ``make run`` does). Streamlit treats a
+folder named ``pages/`` as its old v1 router until ``st.navigation`` has run once in the process;
+that router can run a page script without this file (so without its gates) and gives widgets
+other ids on the first run. Starting the server from here switches it off before any session.
+"""
+import sys
+
+import streamlit as st
+from streamlit import runtime
+from streamlit.runtime.pages_manager import PagesManager
+
+if __name__ == "__main__" and not runtime.exists():
+    from streamlit.web import cli
+
+    PagesManager.uses_pages_directory = False
+    sys.argv = ["streamlit", "run", __file__, *sys.argv[1:]]
+    sys.exit(cli.main())
+
+if PagesManager.uses_pages_directory:  # started by a bare `streamlit run app.py`: same switch, one rerun
+    PagesManager.uses_pages_directory = False
+    st.rerun()
+
+from lib import i18n  # noqa: E402  (after the launcher: nothing to import when only starting the server)
+from pages import _shared as sh  # noqa: E402
 
 st.set_page_config(page_title=i18n.t("app.title", sh.lang()), page_icon=":material/analytics:", layout="wide")
 

@@ -12,19 +12,20 @@ LINE = "#C0504D"
 
 def revenue_margin_trend(trend: pd.DataFrame, lang: str = "zh") -> alt.LayerChart:
     """Monthly revenue as bars (万元) with gross margin % as a line on its own axis."""
-    df = trend.assign(revenue_wan=trend["revenue"] / 1e4)
+    # Months as ordinal labels: one bar per closed month, no axis tick past the last one.
+    df = trend.assign(revenue_wan=trend["revenue"] / 1e4, label=trend["month"].dt.strftime("%Y-%m"))
     month = t("chart.month", lang)
     rev = t("chart.revenue_wan", lang)
     gm = t("chart.gross_margin", lang)
-    x = alt.X("yearmonth(month):T", title=month, axis=alt.Axis(format="%Y-%m", labelAngle=-45))
+    x = alt.X("label:O", title=month, sort=None, axis=alt.Axis(labelAngle=-45))
     bars = alt.Chart(df).mark_bar(color=BAR, opacity=0.85).encode(
         x=x,
         y=alt.Y("revenue_wan:Q", title=rev, axis=alt.Axis(format=",.0f")),
-        tooltip=[alt.Tooltip("yearmonth(month):T", title=month, format="%Y-%m"),
+        tooltip=[alt.Tooltip("label:O", title=month),
                  alt.Tooltip("revenue_wan:Q", title=rev, format=",.1f"),
                  alt.Tooltip("gross_margin:Q", title=gm, format=".1%")],
     )
-    line = alt.Chart(df).mark_line(color=LINE, point=True, strokeWidth=2).encode(
+    line = alt.Chart(df).mark_line(color=LINE, point=alt.OverlayMarkDef(color=LINE), strokeWidth=2).encode(
         x=x,
         y=alt.Y("gross_margin:Q", title=gm, axis=alt.Axis(format=".0%", titleColor=LINE),
                 scale=alt.Scale(zero=False)),

@@ -6,7 +6,8 @@ LANG_NAMES = {"zh": "中文", "en": "English"}
 
 MESSAGES: dict[str, dict[str, str]] = {
     "app.title": {"zh": "业财分析工作台", "en": "Yecai Workbench"},
-    "app.language": {"zh": "语言 / Language", "en": "Language / 语言"},
+    # The same in both languages: a widget whose label changes is a new widget and loses its value.
+    "app.language": {"zh": "语言 / Language", "en": "语言 / Language"},
     "nav.section.analysis": {"zh": "经营分析", "en": "Analysis"},
     "nav.overview": {"zh": "经营概览", "en": "Overview"},
     "overview.title": {"zh": "经营概览", "en": "Business overview"},

@@ -46,6 +46,8 @@ def test_language_switch_changes_the_whole_page(monkeypatch, demo_url):
     assert not at.exception
     assert at.title[0].value == "Business overview"
     assert at.metric[0].label == "Net revenue"
+    at.run()  # the choice survives the next rerun (the switch's identity must not depend on the language)
+    assert at.title[0].value == "Business overview" and at.radio(key="lang").value == "en"
 
 
 def test_an_empty_store_says_how_to_fill_it(monkeypatch, empty_url):
@@ -70,3 +72,14 @@ def test_a_locked_store_is_an_error_message_not_a_traceback(monkeypatch, tmp_pat
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_trend_chart_has_one_bar_per_closed_month(monkeypatch, demo_url, demo_tables):
+    import pyarrow as pa
+    at = _app(monkeypatch, demo_url).run()
+    chart = (at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart"))[0]
+    month, *_ = expected.overview(demo_tables)
+    data = pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_all()  # the chart's Arrow payload
+    labels = data.column("label").to_pylist()
+    assert len(labels) == 24 and labels[-1] == f"{month.start_time:%Y-%m}"
+    assert labels == sorted(labels)
