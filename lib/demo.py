@@ -73,13 +73,14 @@ def build(engine: sa.Engine, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED,
     gen = _Generator(load_settings(), rows, seed, as_of)
     with engine.begin() as conn:
         if replace:
-            store.clear_tables(conn, (*schema.CANONICAL_TABLES, schema.app_import_batch))
+            store.clear_tables(conn, (*schema.CANONICAL_TABLES, schema.org_flat, schema.app_import_batch))
         conn.execute(schema.app_import_batch.insert().values(
             id=DEMO_BATCH_ID, kind="demo", source="lib.demo",
             note=f"rows={rows} seed={seed} as_of={as_of.isoformat()}",
             row_count=rows, created_at=dt.datetime.now(), created_by="system"))
         with store.fact_indexes_rebuilt(conn):
             written = gen.write(conn)
+        store.refresh_org_flat(conn)
     _after_load(engine)
     return DemoResult(rows=written, seconds=time.perf_counter() - t0, start=gen.start, end=gen.end,
                       story=gen.story())

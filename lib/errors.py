@@ -37,3 +37,7 @@ class ResultTooLarge(WorkbenchError):
 
 class InvalidArgument(WorkbenchError):
     """A caller (CLI flag, function argument) passed a value outside what is allowed."""
+
+
+class Forbidden(WorkbenchError):
+    """The user's role or scope does not allow this."""

@@ -188,6 +188,20 @@ inventory_snapshot = sa.Table(
     info={"label_zh": "库存快照", "label_en": "Inventory snapshots", "fact": True},
 )
 
+org_flat = sa.Table(
+    "org_flat", metadata,
+    col("org_unit_id", sa.Integer, "组织ID", "Org unit ID", primary_key=True, autoincrement=False),
+    col("depth", sa.Integer, "层级", "Depth", nullable=False),
+    col("l1_id", sa.Integer, "一级组织ID", "Level-1 unit ID"),
+    col("l1_name", sa.String(100), "区域/一级组织", "Region / level-1 unit"),
+    col("l2_id", sa.Integer, "二级组织ID", "Level-2 unit ID"),
+    col("l2_name", sa.String(100), "部门/门店", "Department / store"),
+    col("path", sa.String(500), "组织路径", "Org path"),
+    info={"label_zh": "组织层级（派生）", "label_en": "Org levels (derived)"},
+)
+"""Derived from org_unit by lib.store.refresh_org_flat: every unit with its level-1 (region)
+and level-2 (department/store) ancestors, so facts reach them with one equi-join."""
+
 app_import_batch = sa.Table(
     "app_import_batch", metadata,
     col("id", sa.Integer, "批次ID", "Batch ID", primary_key=True, autoincrement=False),

@@ -74,9 +74,15 @@ class Migration:
     apply: Callable[[sa.Connection], None]
 
 
+def _create_org_flat(conn: sa.Connection) -> None:
+    schema.org_flat.create(conn, checkfirst=True)
+    refresh_org_flat(conn)
+
+
 # Append only. A released migration never changes; a new need is a new version.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical business-finance model and import batches", _create_canonical),
+    Migration(2, "org_flat: region and department of every org unit", _create_org_flat),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
@@ -131,6 +137,33 @@ def explain_open_error(url: str, exc: Exception) -> StoreUnavailable:
         f"Cannot open the store {safe}: {text.splitlines()[0] if text else type(exc).__name__}",
         f"无法打开存储 {safe}：{text.splitlines()[0] if text else type(exc).__name__}",
     )
+
+
+def refresh_org_flat(conn: sa.Connection) -> int:
+    """Rebuild ``org_flat`` from ``org_unit`` inside the caller's transaction; call after any org change.
+
+    Level 1 is the child of the root (a region, or head office), level 2 its child (a department,
+    store or cost center); deeper units report under their level-2 ancestor.
+    """
+    units = {r.id: r for r in conn.execute(sa.select(schema.org_unit)).all()}
+    rows = []
+    for uid in units:
+        chain, seen, cur = [], set(), uid
+        while cur is not None and cur in units and cur not in seen:
+            seen.add(cur)
+            chain.append(units[cur])
+            cur = units[cur].parent_id
+        chain.reverse()  # root first
+        l1 = chain[1] if len(chain) > 1 else None
+        l2 = chain[2] if len(chain) > 2 else None
+        rows.append({"org_unit_id": uid, "depth": len(chain) - 1,
+                     "l1_id": l1.id if l1 else None, "l1_name": l1.name if l1 else None,
+                     "l2_id": l2.id if l2 else None, "l2_name": l2.name if l2 else None,
+                     "path": "/".join(u.name for u in chain)})
+    conn.execute(schema.org_flat.delete())
+    if rows:
+        conn.execute(schema.org_flat.insert(), rows)
+    return len(rows)
 
 
 def current_version(conn: sa.Connection) -> int:

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from lib import cli, config
+from lib import cli, config, store
 
 
 def run_cli(*args: str, url: str | None = None) -> subprocess.CompletedProcess:
@@ -17,7 +17,7 @@ def run_cli(*args: str, url: str | None = None) -> subprocess.CompletedProcess:
 def test_init_then_demo_then_info(empty_url):
     first = run_cli("init", url=empty_url)
     assert first.returncode == 0, first.stderr
-    assert "schema version: 1" in first.stdout
+    assert f"schema version: {store.SCHEMA_VERSION}" in first.stdout
     assert run_cli("init", url=empty_url).returncode == 0  # idempotent
     built = run_cli("demo", "--rows", "2k", "--seed", "3", "--as-of", "2026-11-24", url=empty_url)
     assert built.returncode == 0, built.stderr
@@ -27,7 +27,7 @@ def test_init_then_demo_then_info(empty_url):
     lines = dict(line.split(None, 1) for line in info.stdout.splitlines() if line.startswith("  "))
     assert lines["sales_line"].strip() == "2,000"
     assert lines["customer"].strip() == "2,000"
-    assert "schema version: 1" in info.stdout
+    assert f"schema version: {store.SCHEMA_VERSION}" in info.stdout
 
 
 def test_demo_if_empty_builds_once(tmp_path):

@@ -51,6 +51,18 @@ def test_gl_revenue_and_cogs_tie_to_sales_by_month_and_unit(demo_tables):
     assert (joined["cost_amount"] - joined["6401"]).abs().max() < 0.01
 
 
+def test_org_flat_gives_every_unit_its_region_and_department(demo_engine):
+    flat = pd.read_sql("SELECT * FROM org_flat", demo_engine).set_index("org_unit_id")
+    org = pd.read_sql("SELECT * FROM org_unit", demo_engine).set_index("code")
+    store_unit = flat.loc[org.at["S13", "id"]]
+    assert (store_unit["l1_name"], store_unit["l2_name"], store_unit["depth"]) == ("华东大区", "上海旗舰店", 2)
+    assert store_unit["path"] == "示例消费品公司/华东大区/上海旗舰店"
+    region = flat.loc[org.at["R40", "id"]]
+    assert region["l1_name"] == "西部大区" and pd.isna(region["l2_name"])
+    assert flat.loc[org.at["H03", "id"], "l1_name"] == "总部"
+    assert len(flat) == len(org)
+
+
 def test_gl_posts_only_to_leaf_accounts_and_opex_to_every_month(demo_tables):
     acc = demo_tables["account"]
     parents = set(acc["parent_code"].dropna())
