@@ -1,4 +1,4 @@
-"""Command line over the library: ``python -m lib.cli init | demo | info``.
+"""Command line over the library: ``python -m lib.cli init | demo | info | metrics | query``.
 
 Prints plain text; exits 2 with a one-line message on bad input or an unavailable store.
 """
@@ -8,8 +8,13 @@ import argparse
 import datetime as dt
 import sys
 
-from lib import config, demo, store
+import json
+
+import pandas as pd
+
+from lib import config, demo, fmt, metric_store, query, semantic, store
 from lib.errors import WorkbenchError
+from lib.spec import Comparison, FilterSpec, QuerySpec, Sort, TimeRange
 
 
 def _date(text: str) -> dt.date:
@@ -36,7 +41,7 @@ def _rows(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lib.cli", description="Yecai Workbench command line.")
     p.add_argument("--url", help="store URL (default: WORKBENCH_DB_URL, secrets.toml, or the embedded DuckDB file)")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{init,demo,info}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{init,demo,info,metrics,query}")
 
     init = sub.add_parser("init", help="create or migrate the store's schema")
     init.add_argument("--demo-if-empty", action="store_true",
@@ -51,7 +56,72 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--replace", action="store_true", help="delete the store's business data first")
 
     sub.add_parser("info", help="store URL, schema version and row counts")
+
+    m = sub.add_parser("metrics", help="the metric catalogue: list, show ID, check")
+    m.add_argument("action", choices=["list", "show", "check"])
+    m.add_argument("metric_id", nargs="?", help="with show: the metric id")
+    m.add_argument("--lang", choices=["zh", "en"], default="zh")
+
+    q = sub.add_parser("query", help="ask a question: metrics by dimensions, through the metric definitions")
+    q.add_argument("--metric", action="append", required=True, help="metric id (repeatable)")
+    q.add_argument("--by", action="append", default=[], help="dimension id or time grain (repeatable)")
+    q.add_argument("--where", action="append", default=[], type=_where,
+                   help="filter: dim=value, dim=v1,v2, dim!=value, dim>=value … (repeatable)")
+    q.add_argument("--from", dest="start", type=_period_start, help="YYYY, YYYY-MM or YYYY-MM-DD")
+    q.add_argument("--to", dest="end", type=_period_end, help="YYYY, YYYY-MM or YYYY-MM-DD (inclusive)")
+    q.add_argument("--compare", choices=[c.value for c in Comparison])
+    q.add_argument("--sort", action="append", default=[], help="column to sort by; -column for descending")
+    q.add_argument("--limit", type=int)
+    q.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    q.add_argument("--lang", choices=["zh", "en"], default="zh")
+    q.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
     return p
+
+
+def _where(text: str) -> FilterSpec:
+    """A --where filter.
+
+    >>> _where("category=饮料,乳制品")
+    FilterSpec(dimension='category', op='in', values=('饮料', '乳制品'))
+    >>> _where("region!=总部")
+    FilterSpec(dimension='region', op='not_in', values=('总部',))
+    """
+    import re
+    m = re.fullmatch(r"\s*([a-z_]+)\s*(!=|>=|<=|=|>|<)\s*(.+?)\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a filter: {text!r} (e.g. category=饮料 or region!=总部)")
+    dim, op, raw = m.groups()
+    values = tuple(v.strip() for v in raw.split(",") if v.strip())
+    ops = {"=": "in", "!=": "not_in", ">=": "gte", "<=": "lte", ">": "gt", "<": "lt"}
+    return FilterSpec(dim, ops[op], values)
+
+
+def _period_start(text: str) -> dt.date:
+    """>>> _period_start("2025-03"), _period_start("2025")
+    (datetime.date(2025, 3, 1), datetime.date(2025, 1, 1))
+    """
+    parts = text.split("-")
+    try:
+        if len(parts) == 1:
+            return dt.date(int(parts[0]), 1, 1)
+        if len(parts) == 2:
+            return dt.date(int(parts[0]), int(parts[1]), 1)
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a period: {text!r} (YYYY, YYYY-MM or YYYY-MM-DD)") from None
+
+
+def _period_end(text: str) -> dt.date:
+    """>>> _period_end("2024-02"), _period_end("2025")
+    (datetime.date(2024, 2, 29), datetime.date(2025, 12, 31))
+    """
+    start = _period_start(text)
+    n = text.count("-")
+    if n == 0:
+        return dt.date(start.year, 12, 31)
+    if n == 1:
+        return (pd.Timestamp(start) + pd.offsets.MonthEnd(0)).date()
+    return start
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,10 +143,95 @@ def main(argv: list[str] | None = None) -> int:
             print(f"schema version: {version} (this workbench: {store.SCHEMA_VERSION})")
             for table, n in store.row_counts(engine).items():
                 print(f"  {table:<20} {n:>12,}")
+        elif args.command == "metrics":
+            return _metrics(engine, args)
+        elif args.command == "query":
+            return _query(engine, args)
         return 0
     except WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _metrics(engine, args) -> int:
+    store.init_schema(engine)
+    if args.action == "check":
+        try:
+            model = semantic.load(overrides=metric_store.overrides(engine))
+        except semantic.SemanticError as exc:
+            print(exc.message(args.lang), file=sys.stderr)
+            return 1
+        print(f"ok: {len(model.metrics)} metrics, {len(model.datasets)} datasets, {len(model.dimensions)} dimensions")
+        return 0
+    model, skipped = metric_store.load_model(engine)
+    for issue in skipped:
+        print(f"warning: stored edit left out: {issue}", file=sys.stderr)
+    if args.action == "list":
+        rows = [(m.id, m.label(args.lang), m.type.value, m.format.value, m.subject, m.owner, m.status.value)
+                for m in sorted(model.metrics.values(), key=lambda m: (m.subject, m.id))]
+        print(pd.DataFrame(rows, columns=["id", "label", "type", "format", "subject", "owner", "status"]).to_string(index=False))
+        return 0
+    if not args.metric_id:
+        raise WorkbenchError("metrics show needs a metric id, e.g. metrics show gross_margin",
+                             "metrics show 需要指标编号，例如 metrics show gross_margin")
+    m = model.metric(args.metric_id)
+    print(json.dumps(m.to_dict(), ensure_ascii=False, indent=2))
+    print(f"datasets:   {', '.join(f'{d.id} ({d.table})' for d in model.datasets_of(m.id))}")
+    print(f"uses:       {', '.join(m.references()) or '—'}")
+    print(f"used by:    {', '.join(model.used_by(m.id)) or '—'}")
+    print(f"dimensions: {', '.join(model.dimensions_of(m.id))}")
+    for v in metric_store.history(engine, m.id):
+        print(f"version {v.version}: {v.action} by {v.author}" + (f" at {v.created_at}" if v.created_at else "")
+              + (f" — {v.note}" if v.note else ""))
+    return 0
+
+
+def _query(engine, args) -> int:
+    store.init_schema(engine)
+    model, _ = metric_store.load_model(engine)
+    if (args.start is None) != (args.end is None):
+        raise WorkbenchError("Give both --from and --to, or neither.", "请同时给出 --from 和 --to，或都不给。")
+    spec = QuerySpec(
+        metrics=tuple(args.metric), dimensions=tuple(args.by), filters=tuple(args.where),
+        time_range=TimeRange(args.start, args.end) if args.start else None,
+        comparison=Comparison(args.compare) if args.compare else None,
+        sort=tuple(Sort(s.lstrip("-"), s.startswith("-")) for s in args.sort), limit=args.limit)
+    if args.sql:
+        print(query.sql_text(spec, engine, model=model))
+        return 0
+    df = query.run(engine, spec, model=model)
+    for grain in semantic.TIME_GRAINS:
+        if grain in df.columns:
+            df[grain] = [query.bucket_label(d, grain) for d in df[grain]]
+    if args.format == "csv":
+        sys.stdout.write(df.to_csv(index=False))
+    elif args.format == "json":
+        print(df.to_json(orient="records", force_ascii=False, date_format="iso"))
+    else:
+        print(f"# {query.describe(spec, args.lang, model)}")
+        print(_formatted(df, model, args.lang).to_string(index=False))
+    return 0
+
+
+def _formatted(df: pd.DataFrame, model, lang: str) -> pd.DataFrame:
+    out = df.copy()
+    for col in df.columns:
+        base, _, suffix = col.partition("__")
+        if base not in model.metrics:
+            continue
+        m = model.metrics[base]
+        if suffix == "chg":
+            f = (lambda v: fmt.change_pp(v, lang)) if m.format.value.startswith("percent") else fmt.change_pct
+        elif m.format is semantic.Format.CURRENCY:
+            f = lambda v: fmt.money(v, lang)  # noqa: E731
+        elif m.format is semantic.Format.PERCENT:
+            f = lambda v, d=m.decimals: fmt.percent(v, d)  # noqa: E731
+        elif m.format is semantic.Format.PERCENT_POINTS:
+            f = lambda v: fmt.change_pp(v, lang)  # noqa: E731
+        else:
+            f = lambda v, d=m.decimals: "—" if pd.isna(v) else f"{v:,.{d}f}"  # noqa: E731
+        out[col] = [f(v) or "—" for v in df[col]]
+    return out
 
 
 def _safe(engine) -> str:

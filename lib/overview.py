@@ -1,19 +1,21 @@
 """The Overview's figures: P&L headlines of the latest complete month, with MoM and YoY.
 
-A small query helper over the canonical tables, built with SQLAlchemy Core and bound
-parameters; the metric-center issue replaces it with metrics compiled by ``lib.query``.
+Every number comes from metrics compiled by ``lib.query``; the caller passes how to run a spec
+(so pages can cache it and tests can run it directly).
 """
 from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
-import sqlalchemy as sa
 
-from lib import db
-from lib.schema import AccountType, account, journal_line, sales_line
+from lib.spec import QuerySpec, TimeRange
+
+Runner = Callable[[QuerySpec], pd.DataFrame]
+KPIS = ("revenue", "gross_profit", "gross_margin", "opex", "operating_profit")
 
 
 class Kind(enum.StrEnum):
@@ -39,41 +41,28 @@ class Overview:
     kpis: tuple[Kpi, ...]
     trend: pd.DataFrame
     """One row per month: month, revenue, gross_margin (24 months up to ``month``)."""
+    spec: QuerySpec
+    """The question behind every figure, for "explain this number"."""
 
 
-def _month(col: sa.ColumnElement) -> sa.ColumnElement:
-    # The unit as a literal: a bound 'month' breaks GROUP BY on DuckDB.
-    return sa.cast(sa.func.date_trunc(sa.literal_column("'month'"), col), sa.Date)
+def _month_end(m: dt.date) -> dt.date:
+    return (pd.Timestamp(m) + pd.offsets.MonthEnd(0)).date()
 
 
-def latest_complete_month(engine: sa.Engine) -> dt.date | None:
+def latest_complete_month(run: Runner) -> dt.date | None:
     """First day of the latest month whose sales run to its last day; None without sales."""
-    last = db.run(engine, sa.select(sa.func.max(sales_line.c.order_date).label("d"))).iloc[0, 0]
-    if pd.isna(last):
+    months = run(QuerySpec(metrics=("revenue",), dimensions=("month",)))
+    months = months[months["revenue"].notna()]
+    if months.empty:
         return None
-    last = pd.Timestamp(last).date()
-    month = last.replace(day=1)
-    if (last + dt.timedelta(days=1)).month == last.month:  # not the month's last day: incomplete
-        month = (month - dt.timedelta(days=1)).replace(day=1)
-    return month
-
-
-def monthly_pnl(engine: sa.Engine, start: dt.date, end: dt.date) -> pd.DataFrame:
-    """Revenue, COGS and operating expenses per month for months in [start, end] (first days)."""
-    until = (end.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    m = _month(sales_line.c.order_date).label("month")
-    sales = sa.select(m, sa.func.sum(sales_line.c.net_revenue).label("revenue"),
-                      sa.func.sum(sales_line.c.cost_amount).label("cogs")) \
-        .where(sales_line.c.order_date >= start, sales_line.c.order_date < until).group_by(m)
-    g = _month(journal_line.c.posting_date).label("month")
-    opex = sa.select(g, sa.func.sum(journal_line.c.amount).label("opex")) \
-        .join_from(journal_line, account, journal_line.c.account_code == account.c.code) \
-        .where(account.c.type == AccountType.OPEX.value,
-               journal_line.c.posting_date >= start, journal_line.c.posting_date < until).group_by(g)
-    months = pd.DataFrame({"month": pd.date_range(start, end, freq="MS")})
-    out = months.merge(db.run(engine, sales), on="month", how="left") \
-        .merge(db.run(engine, opex), on="month", how="left")
-    return out
+    last_month = months["month"].max().date()
+    days = run(QuerySpec(metrics=("revenue",), dimensions=("day",),
+                         time_range=TimeRange(last_month, _month_end(last_month))))
+    last_day = days.loc[days["revenue"].notna(), "day"].max().date()
+    if last_day == _month_end(last_month):
+        return last_month
+    previous = (pd.Timestamp(last_month) - pd.DateOffset(months=1)).date()
+    return previous if (months["month"].dt.date == previous).any() else None
 
 
 def _rel(cur: float | None, base: float | None) -> float | None:
@@ -88,16 +77,14 @@ def _diff(cur: float | None, base: float | None) -> float | None:
     return cur - base
 
 
-def build(engine: sa.Engine) -> Overview | None:
-    """The Overview for the latest complete month; None when the store has no sales."""
-    month = latest_complete_month(engine)
+def build(run: Runner) -> Overview | None:
+    """The Overview for the latest complete month; None when the store has no complete month of sales."""
+    month = latest_complete_month(run)
     if month is None:
         return None
     start = (pd.Timestamp(month) - pd.DateOffset(months=24)).date()
-    pnl = monthly_pnl(engine, start, month)
-    pnl["gross_profit"] = pnl["revenue"] - pnl["cogs"]
-    pnl["gross_margin"] = pnl["gross_profit"] / pnl["revenue"].where(pnl["revenue"] != 0)
-    pnl["operating_profit"] = pnl["gross_profit"] - pnl["opex"].fillna(0.0)
+    spec = QuerySpec(metrics=KPIS, dimensions=("month",), time_range=TimeRange(start, _month_end(month)))
+    pnl = run(spec)
     by = pnl.set_index(pnl["month"].dt.date)
     prev = (pd.Timestamp(month) - pd.DateOffset(months=1)).date()
     ly = (pd.Timestamp(month) - pd.DateOffset(years=1)).date()
@@ -114,4 +101,4 @@ def build(engine: sa.Engine) -> Overview | None:
         cur = at(key, month)
         kpis.append(Kpi(key, cur, change(cur, at(key, prev)), change(cur, at(key, ly)), kind, hib))
     trend = pnl.loc[pnl["month"] > pd.Timestamp(start), ["month", "revenue", "gross_margin"]].reset_index(drop=True)
-    return Overview(month=month, kpis=tuple(kpis), trend=trend)
+    return Overview(month=month, kpis=tuple(kpis), trend=trend, spec=spec)

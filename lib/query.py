@@ -90,6 +90,19 @@ def bucket_start(d: dt.date, grain: str) -> dt.date:
     return d.replace(month=1, day=1)
 
 
+def bucket_label(d, grain: str) -> str:
+    """How a time bucket is written.
+
+    >>> bucket_label(dt.date(2025, 4, 1), "quarter"), bucket_label(dt.date(2025, 1, 1), "year")
+    ('2025-Q2', '2025')
+    """
+    if d is None or pd.isna(d):
+        return "—"
+    d = pd.Timestamp(d)
+    return {"day": f"{d:%Y-%m-%d}", "week": f"{d:%Y-%m-%d}", "month": f"{d:%Y-%m}",
+            "quarter": f"{d.year}-Q{(d.month - 1) // 3 + 1}", "year": f"{d.year}"}[grain]
+
+
 def next_bucket(d: dt.date, grain: str) -> dt.date:
     if grain == "day":
         return d + dt.timedelta(days=1)
@@ -497,7 +510,7 @@ class _Renderer:
         if isinstance(e, _LeafRef):
             return self.subs[e.unit].c[e.label]
         if isinstance(e, _Const):
-            return sa.literal(e.value, sa.Float)
+            return sa.literal(e.value, sa.Double)
         if isinstance(e, _Neg):
             return -self(e.value)
         if isinstance(e, _Abs):
@@ -510,7 +523,7 @@ class _Renderer:
             a, b = self(e.left), self(e.right)
             if e.op == "/":
                 # Divide as floating point after aggregation; zero denominators give NULL.
-                return sa.cast(a, sa.Float) / sa.func.nullif(sa.cast(b, sa.Float), 0)
+                return sa.cast(a, sa.Double) / sa.func.nullif(sa.cast(b, sa.Double), 0, type_=sa.Double)
             return {"+": a + b, "-": a - b, "*": a * b}[e.op]
         raise AssertionError(e)
 
@@ -563,7 +576,7 @@ def _aggregate(node: exp.Expression, cols: dict, cond: sa.ColumnElement | None) 
         if isinstance(n, exp.Column):
             return cols[n.name]
         if isinstance(n, exp.Literal):
-            return sa.literal(float(n.this), sa.Float)
+            return sa.literal(float(n.this), sa.Double)
         if isinstance(n, exp.Neg):
             return -value(n.this)
         if isinstance(n, exp.Add):
@@ -573,7 +586,8 @@ def _aggregate(node: exp.Expression, cols: dict, cond: sa.ColumnElement | None) 
         if isinstance(n, exp.Mul):
             return value(n.this) * value(n.expression)
         if isinstance(n, exp.Div):
-            return sa.cast(value(n.this), sa.Float) / sa.func.nullif(sa.cast(value(n.expression), sa.Float), 0)
+            return sa.cast(value(n.this), sa.Double) / sa.func.nullif(sa.cast(value(n.expression), sa.Double), 0,
+                                                                        type_=sa.Double)
         for cls, fname in semantic.ALLOWED_AGGREGATES.items():
             if isinstance(n, cls):
                 arg = n.this

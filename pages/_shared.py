@@ -4,9 +4,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 import streamlit as st
 
-from lib import config, i18n, overview, store
+import pandas as pd
+
+from lib import config, i18n, metric_store, overview, query, store
 from lib.errors import WorkbenchError
 from lib.schema import app_import_batch
+from lib.semantic import SemanticModel
+from lib.spec import QuerySpec
 
 
 def lang() -> str:
@@ -38,14 +42,42 @@ def data_version() -> str:
     return f"{n}:{last}"
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _overview(url: str, version: str) -> overview.Overview | None:
-    return overview.build(_engine(url))
+def metrics_version() -> str:
+    """Changes whenever a metric edit is saved, so the cached model is reloaded."""
+    v = metric_store.metric_version
+    with engine().connect() as conn:
+        n, last = conn.execute(sa.select(sa.func.count(), sa.func.max(v.c.created_at))).one()
+    return f"{n}:{last}"
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _model(url: str, version: str) -> tuple[SemanticModel, list]:
+    return metric_store.load_model(_engine(url))
+
+
+def model() -> SemanticModel:
+    """The semantic model: YAML seed plus the store's metric edits, cached per metric version."""
+    return _model(config.store_url(), metrics_version())[0]
+
+
+def skipped_edits() -> list:
+    """Stored edits that no longer validate against the seed (left out of the model)."""
+    return _model(config.store_url(), metrics_version())[1]
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _run(url: str, spec_json: str, data: str, metrics: str) -> pd.DataFrame:
+    return query.run(_engine(url), QuerySpec.from_json(spec_json), model=_model(url, metrics)[0])
+
+
+def run(spec: QuerySpec) -> pd.DataFrame:
+    """Every figure a page shows: ``lib.query`` through one cache keyed by spec, data and metric versions."""
+    return _run(config.store_url(), spec.to_json(), data_version(), metrics_version())
 
 
 def overview_figures() -> overview.Overview | None:
-    """The Overview, cached per store URL and data version."""
-    return _overview(config.store_url(), data_version())
+    """The Overview, from cached compiled queries."""
+    return overview.build(run)
 
 
 def show_error(exc: WorkbenchError) -> None:

@@ -6,7 +6,7 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from lib import overview, schema, store
+from lib import overview, query, schema, store
 from tests import expected
 
 D = dt.date
@@ -37,11 +37,16 @@ def tiny(empty_engine):
             "posting_date": [D(2025, 10, 31), D(2025, 9, 30), D(2025, 10, 31)],
             "account_code": ["660101", "660101", "6001"], "org_unit_id": [1, 1, 1],
             "amount": [20.0, 10.0, 100.0]}))
+        store.refresh_org_flat(conn)
     return empty_engine
 
 
+def runner(engine):
+    return lambda spec: query.run(engine, spec)
+
+
 def test_known_values_on_a_hand_checkable_store(tiny):
-    o = overview.build(tiny)
+    o = overview.build(runner(tiny))
     assert o.month == D(2025, 10, 1)
     k = {x.key: x for x in o.kpis}
     assert k["revenue"].value == pytest.approx(100.0)
@@ -61,17 +66,17 @@ def test_known_values_on_a_hand_checkable_store(tiny):
 def test_an_incomplete_month_is_not_the_latest_complete_month(tiny):
     with tiny.begin() as conn:
         store.bulk_load(conn, schema.sales_line, _sales([("E", 1, D(2025, 11, 5), 1, 1, 1, 1.0, 9.0, 0.0, 9.0, 4.0)]))
-    assert overview.latest_complete_month(tiny) == D(2025, 10, 1)
+    assert overview.latest_complete_month(runner(tiny)) == D(2025, 10, 1)
 
 
 def test_no_sales_no_overview(empty_engine):
     store.init_schema(empty_engine)
-    assert overview.build(empty_engine) is None
+    assert overview.build(runner(empty_engine)) is None
 
 
 def test_demo_overview_equals_pandas(demo_engine, demo_tables):
     month, cur, prev, ly = expected.overview(demo_tables)
-    o = overview.build(demo_engine)
+    o = overview.build(runner(demo_engine))
     assert o.month == month.to_timestamp().date()
     for k in o.kpis:
         assert k.value == pytest.approx(cur[k.key], abs=0.005), k.key
