@@ -30,6 +30,14 @@ from lib.spec import Comparison, InvalidSpec, QuerySpec
 Offset = tuple[int, int]  # (months, days) to move a period forward
 NO_OFFSET: Offset = (0, 0)
 TIME = "__t"
+NULL_KEY = "\u2205"
+"""Stands for NULL in join keys inside the query, so units join with plain (hashable) equality;
+the final select turns it back into NULL."""
+
+
+def _key(col: sa.ColumnElement) -> sa.ColumnElement:
+    # A literal we own, not a bound value: DuckDB can't GROUP BY an expression holding a parameter.
+    return sa.func.coalesce(sa.cast(col, sa.String), sa.literal_column(f"'{NULL_KEY}'", sa.String))
 
 
 @lru_cache(maxsize=1)
@@ -73,8 +81,9 @@ def _shift_sql(col: sa.ColumnElement, off: Offset) -> sa.ColumnElement:
 
 
 def _trunc(grain: str, col: sa.ColumnElement) -> sa.ColumnElement:
-    # The unit as a literal: a bound 'month' breaks GROUP BY on DuckDB.
-    return sa.cast(sa.func.date_trunc(sa.literal_column(f"'{grain}'"), col), sa.Date)
+    # The unit as a literal: a bound 'month' breaks GROUP BY on DuckDB. The cast to TIMESTAMP keeps
+    # PostgreSQL from turning a date into timestamptz and doing time-zone arithmetic on every row.
+    return sa.cast(sa.func.date_trunc(sa.literal_column(f"'{grain}'"), sa.cast(col, sa.DateTime)), sa.Date)
 
 
 def bucket_start(d: dt.date, grain: str) -> dt.date:
@@ -270,7 +279,7 @@ class _Compiler:
             cols.append(t)
             group.append(t)
         for d in self.dims:
-            c = _col(aliases, ds.dimensions[d]).label(f"d_{d}")
+            c = _key(_col(aliases, ds.dimensions[d])).label(f"d_{d}")
             cols.append(c)
             group.append(c)
         base_cols = {n: b.c[n] for n in b.c.keys()}
@@ -281,6 +290,8 @@ class _Compiler:
         rng = self._range(unit)
         if rng:
             where.append(tcol.between(rng[0], rng[1]))
+        elif self.grain:
+            where.append(tcol.is_not(None))  # e.g. unpaid invoices have no payment month
         stmt = sa.select(*cols).select_from(src).where(*where)
         if group:
             stmt = stmt.group_by(*group)
@@ -333,7 +344,7 @@ class _Compiler:
         cols = [periods.c.p_t.label(TIME), periods.c.p_role.label("p_role")]
         group = [periods.c.p_t, periods.c.p_role]
         for d in self.dims:
-            c = _col(aliases, ds.dimensions[d]).label(f"d_{d}")
+            c = _key(_col(aliases, ds.dimensions[d])).label(f"d_{d}")
             cols.append(c)
             group.append(c)
         base_cols = {**{n: b.c[n] for n in b.c.keys()}, **virtual}
@@ -388,7 +399,7 @@ class _Compiler:
             spine = sa.union(*[sa.select(*[s.c[k] for k in keys]) for s in subs.values()]).subquery("spine")
             src = spine
             for s in subs.values():
-                src = src.outerjoin(s, sa.and_(*[spine.c[k].is_not_distinct_from(s.c[k]) for k in keys]))
+                src = src.outerjoin(s, sa.and_(*[spine.c[k] == s.c[k] for k in keys]))
             key_cols = {k: spine.c[k] for k in keys}
         else:
             src = first
@@ -400,7 +411,7 @@ class _Compiler:
         if self.grain:
             out_cols.append(key_cols[TIME].label(self.grain))
         for d in self.dims:
-            out_cols.append(key_cols[f"d_{d}"].label(d))
+            out_cols.append(sa.func.nullif(key_cols[f"d_{d}"], sa.literal_column(f"'{NULL_KEY}'", sa.String)).label(d))
         out_cols += [render(e).label(name) for name, e in outputs]
         stmt = sa.select(*out_cols).select_from(src)
         if self.cumulative and self.spec.time_range is not None:

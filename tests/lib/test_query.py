@@ -30,7 +30,8 @@ def sql(spec: QuerySpec, dialect: str = "postgresql", user=None) -> tuple[str, d
      ["sum(b.net_revenue)", "org_flat AS org", "BETWEEN"], ["spine", "UNION"]),
     # two datasets: aggregated separately, joined on the keys through a spine
     (QuerySpec(("revenue", "opex"), ("region", "month"), time_range=Y2025),
-     ["UNION", "IS NOT DISTINCT FROM", "journal_line AS b", "sales_line AS b", "date_trunc('month'"], []),
+     ["UNION", "spine.d_region = u0.d_region", "journal_line AS b", "sales_line AS b", "date_trunc('month'"],
+     ["IS NOT DISTINCT FROM"]),
     # ratio: divided after aggregation, as double precision, NULL on zero
     (QuerySpec(("gross_margin",), ("year",), time_range=Y2025),
      ["AS DOUBLE PRECISION) / CAST(nullif(CAST(u0.m_revenue AS DOUBLE PRECISION)", "sum(b.cost_amount)"], ["avg(", "NUMERIC"]),
