@@ -97,7 +97,9 @@ def _where(text: str) -> FilterSpec:
 
 
 def _period_start(text: str) -> dt.date:
-    """>>> _period_start("2025-03"), _period_start("2025")
+    """The first day of a --from period.
+
+    >>> _period_start("2025-03"), _period_start("2025")
     (datetime.date(2025, 3, 1), datetime.date(2025, 1, 1))
     """
     parts = text.split("-")
@@ -112,7 +114,9 @@ def _period_start(text: str) -> dt.date:
 
 
 def _period_end(text: str) -> dt.date:
-    """>>> _period_end("2024-02"), _period_end("2025")
+    """The last day of a --to period.
+
+    >>> _period_end("2024-02"), _period_end("2025")
     (datetime.date(2024, 2, 29), datetime.date(2025, 12, 31))
     """
     start = _period_start(text)
