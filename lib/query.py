@@ -70,6 +70,18 @@ def _shift_date(d: dt.date, off: Offset, sign: int = 1) -> dt.date:
     return ts.date()
 
 
+def _shift_end(d: dt.date, off: Offset, sign: int = 1) -> dt.date:
+    """Shift the inclusive end of a period: the day after it moves, then step back one day,
+    so a month's last day stays its last day (2025-02-28 less a month is 2025-01-31).
+
+    >>> _shift_end(dt.date(2025, 2, 28), (1, 0), -1), _shift_end(dt.date(2025, 2, 28), (12, 0), -1)
+    (datetime.date(2025, 1, 31), datetime.date(2024, 2, 29))
+    >>> _shift_end(dt.date(2025, 2, 15), (1, 0), -1)
+    datetime.date(2025, 1, 15)
+    """
+    return _shift_date(d + dt.timedelta(days=1), off, sign) - dt.timedelta(days=1)
+
+
 def _shift_sql(col: sa.ColumnElement, off: Offset) -> sa.ColumnElement:
     # Interval literals from integers we computed, never from input.
     out = col
@@ -265,7 +277,7 @@ class _Compiler:
         if unit.extend_to:
             start = bucket_start(start, unit.extend_to)
         off = _for_grain(unit.offset, self.grain)
-        return _shift_date(start, off, -1), _shift_date(tr.end, off, -1)
+        return _shift_date(start, off, -1), _shift_end(tr.end, off, -1)
 
     def _flow_unit(self, unit: _Unit, name: str) -> sa.CTE:
         ds = unit.dataset
@@ -286,7 +298,7 @@ class _Compiler:
         for m in unit.leaves.values():
             cond = _metric_condition(m, ds, aliases)
             cols.append(_aggregate(sqlglot.parse_one(m.expr), base_cols, cond).label(Leaf(m.id, unit.offset).label))
-        where = self._where(ds, aliases)
+        where = self._where(ds, aliases) + _rows_any_metric_uses(unit, ds, aliases)
         rng = self._range(unit)
         if rng:
             where.append(tcol.between(rng[0], rng[1]))
@@ -313,7 +325,7 @@ class _Compiler:
                 buckets.append((b, max(b, tr.start), min(nb - dt.timedelta(days=1), tr.end)))
                 b = nb
         for label, start, end in buckets:
-            s, e = _shift_date(start, off, -1), _shift_date(end, off, -1)
+            s, e = _shift_date(start, off, -1), _shift_end(end, off, -1)
             days = (e - s).days + 1
             rows.append((label, s - dt.timedelta(days=1), "open", days))
             rows.append((label, e, "close", days))
@@ -351,7 +363,8 @@ class _Compiler:
         for m in unit.leaves.values():
             cond = _metric_condition(m, ds, aliases)
             cols.append(_aggregate(sqlglot.parse_one(m.expr), base_cols, cond).label(Leaf(m.id, unit.offset).label))
-        inner_q = sa.select(*cols).select_from(src).where(*self._where(ds, aliases)).group_by(*group).subquery(f"{name}_at")
+        where = self._where(ds, aliases) + _rows_any_metric_uses(unit, ds, aliases)
+        inner_q = sa.select(*cols).select_from(src).where(*where).group_by(*group).subquery(f"{name}_at")
         outer_cols, outer_group = [], []
         if self.grain:
             outer_cols.append(inner_q.c[TIME])
@@ -365,8 +378,9 @@ class _Compiler:
             if "period_days" in (m.expr or "") and not m.time_agg:
                 agg = sa.func.max(v)
             elif m.time_agg is TimeAgg.AVERAGE:
-                agg = (sa.func.coalesce(sa.func.sum(sa.case((is_open, v))), 0)
-                       + sa.func.coalesce(sa.func.sum(sa.case((is_close, v))), 0)) / 2
+                opening, closing = sa.func.sum(sa.case((is_open, v))), sa.func.sum(sa.case((is_close, v)))
+                agg = sa.case((sa.or_(opening.is_not(None), closing.is_not(None)),
+                               (sa.func.coalesce(opening, 0) + sa.func.coalesce(closing, 0)) / 2))
             else:
                 agg = sa.func.sum(sa.case((is_close, v)))
             outer_cols.append(agg.label(Leaf(m.id, unit.offset).label))
@@ -577,6 +591,15 @@ def _filter(col: sa.ColumnElement, op: str, values: tuple) -> sa.ColumnElement:
 def _metric_condition(m: Metric, ds: semantic.Dataset, aliases: dict) -> sa.ColumnElement | None:
     conds = [_filter(_col(aliases, f.column or ds.dimensions[f.dimension]), f.op, f.values) for f in m.filters]
     return sa.and_(*conds) if conds else None
+
+
+def _rows_any_metric_uses(unit: _Unit, ds: semantic.Dataset, aliases: dict) -> list[sa.ColumnElement]:
+    """When every metric of a unit has its own filter, rows none of them use are left out
+    (e.g. opex by account does not list revenue accounts with an empty value)."""
+    conds = [_metric_condition(m, ds, aliases) for m in unit.leaves.values()]
+    if not conds or any(c is None for c in conds):
+        return []
+    return [sa.or_(*conds)]
 
 
 def _aggregate(node: exp.Expression, cols: dict, cond: sa.ColumnElement | None) -> sa.ColumnElement:

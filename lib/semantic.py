@@ -152,6 +152,7 @@ class Dataset:
     dimensions: Mapping[str, ColumnRef]
     columns: tuple[ColumnRef, ...] = ()
     receivable: Mapping[str, str] = field(default_factory=dict)
+    file: str = "datasets.yaml"
 
 
 @dataclass(frozen=True)
@@ -262,8 +263,12 @@ class SemanticModel:
     def leaf_metrics(self, metric_id: str) -> tuple[Metric, ...]:
         """The simple metrics a metric is computed from (itself if simple)."""
         seen: dict[str, Metric] = {}
+        visited: set[str] = set()
 
         def walk(mid: str) -> None:
+            if mid in visited:  # a cycle is a validation error; never loop on it
+                return
+            visited.add(mid)
             m = self.metric(mid)
             if m.type is MetricType.SIMPLE:
                 seen.setdefault(m.id, m)
@@ -393,7 +398,7 @@ def _dataset(file: str, dsid: str, raw: Mapping, issues: list[Issue]) -> Dataset
         table=str(raw.get("table")), kind=kind, time=raw.get("time"), org_column=raw.get("org_column"),
         joins=tuple(joins), dimensions={k: ColumnRef.parse(v) for k, v in (raw.get("dimensions") or {}).items()},
         columns=tuple(ColumnRef.parse(c) for c in raw.get("columns") or ()),
-        receivable=dict(raw.get("receivable") or {}))
+        receivable=dict(raw.get("receivable") or {}), file=file)
 
 
 def metric_from_dict(raw: Mapping, subject: str, file: str, issues: list[Issue]) -> Metric | None:
@@ -482,7 +487,7 @@ def _validate_datasets(dims: Mapping[str, Dimension], datasets: Mapping[str, Dat
         if d.parent and d.parent not in dims:
             issues.append(Issue("datasets.yaml", did, f"parent dimension {d.parent!r} is not declared"))
     for ds in datasets.values():
-        file = "datasets.yaml"
+        file = ds.file
         if _table_columns(ds.table) is None:
             issues.append(Issue(file, ds.id, f"unknown table {ds.table!r}"))
             continue
@@ -645,8 +650,7 @@ def _validate_metrics(dims, datasets, metrics: Mapping[str, Metric]) -> list[Iss
             if m.period not in ("month", "quarter", "year"):
                 add(f"period must be month, quarter or year, got {m.period!r}")
     issues += _cycles(metrics)
-    if not any(i.message.startswith(("unknown", "expr")) for i in issues):
-        issues += _compatibility(dims, datasets, metrics)
+    issues += _compatibility(dims, datasets, metrics, in_error={i.item for i in issues})
     return issues
 
 
@@ -669,17 +673,17 @@ def _cycles(metrics: Mapping[str, Metric]) -> list[Issue]:
     return issues
 
 
-def _compatibility(dims, datasets, metrics) -> list[Issue]:
+def _compatibility(dims, datasets, metrics, in_error: set[str] = frozenset()) -> list[Issue]:
     """A metric over several datasets needs at least one dimension they share (time counts)."""
     model = SemanticModel(dims, datasets, metrics)
     issues = []
     for m in metrics.values():
-        if m.type is MetricType.SIMPLE:
+        if m.type is MetricType.SIMPLE or m.id in in_error:
             continue
         try:
             if len(model.datasets_of(m.id)) > 1 and not model.dimensions_of(m.id):
                 names = ", ".join(d.id for d in model.datasets_of(m.id))
                 issues.append(Issue(f"{m.subject}.yaml", m.id, f"its inputs come from datasets with no shared dimension: {names}"))
-        except (UnknownName, RecursionError):
+        except (UnknownName, KeyError):  # an input already reported as unknown
             continue
     return issues

@@ -130,3 +130,22 @@ def test_a_duckdb_file_held_by_another_process_gets_advice(tmp_path):
         holder.wait()
     time.sleep(0.1)
     store.get_engine(f"duckdb:///{path}").dispose()  # free again once the holder is gone
+
+
+def test_a_store_from_an_older_version_is_migrated_in_place(empty_engine, monkeypatch):
+    # Build the store as version 1 of the workbench would have, with an org tree in it ...
+    monkeypatch.setattr(store, "MIGRATIONS", store.MIGRATIONS[:1])
+    monkeypatch.setattr(store, "SCHEMA_VERSION", 1)
+    assert store.init_schema(empty_engine) == 1
+    with empty_engine.begin() as conn:
+        conn.execute(schema.org_unit.insert(), [
+            {"id": 1, "code": "C", "name": "公司", "parent_id": None, "kind": "company"},
+            {"id": 2, "code": "R", "name": "华东大区", "parent_id": 1, "kind": "region"},
+            {"id": 3, "code": "D", "name": "华东经销部", "parent_id": 2, "kind": "department"}])
+    monkeypatch.undo()
+    # ... then open it with this one: the later migrations run and derive what they need.
+    assert store.init_schema(empty_engine) == store.SCHEMA_VERSION
+    with empty_engine.connect() as conn:
+        flat = {r.org_unit_id: (r.l1_name, r.l2_name) for r in conn.execute(sa.select(schema.org_flat))}
+        assert sa.inspect(conn).has_table("app_metric_version")
+    assert flat == {1: (None, None), 2: ("华东大区", None), 3: ("华东大区", "华东经销部")}
