@@ -35,6 +35,7 @@ pages = {
     sh.t("nav.section.analysis"): [
         st.Page("pages/overview.py", title=sh.t("nav.overview"), icon=":material/dashboard:",
                 url_path="overview", default=True),
+        st.Page("pages/metrics.py", title=sh.t("nav.metrics"), icon=":material/menu_book:", url_path="metrics"),
     ],
 }
 st.navigation(pages).run()
