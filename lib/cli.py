@@ -12,7 +12,7 @@ import json
 
 import pandas as pd
 
-from lib import config, demo, fmt, metric_store, query, semantic, store
+from lib import demo, fmt, metric_store, query, semantic, store
 from lib.errors import WorkbenchError
 from lib.spec import Comparison, FilterSpec, QuerySpec, Sort, TimeRange
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 import streamlit as st
 
+import json
+
 import pandas as pd
 
-from lib import config, i18n, metric_store, overview, query, store
+from lib import config, i18n, metric_store, metric_view, overview, query, store
 from lib.errors import WorkbenchError
 from lib.schema import app_import_batch
 from lib.semantic import SemanticModel
@@ -78,6 +80,19 @@ def run(spec: QuerySpec) -> pd.DataFrame:
 def overview_figures() -> overview.Overview | None:
     """The Overview, from cached compiled queries."""
     return overview.build(run)
+
+
+def explain(spec: QuerySpec, key: str) -> None:
+    """"Explain this number": the question in words, the SQL finance can audit, and the spec."""
+    with st.expander(t("metrics.explain"), key=key):
+        st.markdown(metric_view.markdown_escape(query.describe(spec, lang(), model())))
+        try:
+            st.caption(t("metrics.explain.sql"))
+            st.code(query.sql_text(spec, engine(), model=model()), language="sql")
+        except WorkbenchError as exc:
+            show_error(exc)
+        st.caption(t("metrics.explain.spec"))
+        st.code(json.dumps(spec.to_dict(), ensure_ascii=False, indent=2), language="json")
 
 
 def show_error(exc: WorkbenchError) -> None:

@@ -1,11 +1,10 @@
 """指标中心 / Metric center: find a metric, read its 口径, formula and lineage, see its trend, edit it with history."""
 import datetime as dt
-import json
 
 import pandas as pd
 import streamlit as st
 
-from lib import i18n, metric_store, query
+from lib import i18n, metric_store
 from lib import metric_view as mv
 from lib.errors import WorkbenchError
 from lib.semantic import Direction, Format, MetricType, SemanticError, Status, TimeAgg
@@ -241,15 +240,8 @@ with trend:
         st.altair_chart(mv.trend_chart(df, m, by or None, lang, title), width="stretch", key="metrics_trend")
         if by and df[by].nunique() > mv.TREND_SERIES:
             st.caption(t("metrics.trend.top", n=mv.TREND_SERIES))
-    with st.expander(t("metrics.explain")):
-        st.markdown(mv.markdown_escape(query.describe(spec, lang, model)))
-        try:
-            st.caption(t("metrics.explain.sql"))
-            st.code(query.sql_text(spec, sh.engine(), model=model), language="sql")
-        except WorkbenchError as exc:
-            sh.show_error(exc)
-        st.caption(t("metrics.explain.spec"))
-        st.code(json.dumps(spec.to_dict(), ensure_ascii=False, indent=2), language="json")
+    sh.explain(spec, key="metrics_explain")
+
 
 with edit:
     p, d = f"metrics_edit_{mid}_", m.to_dict()

@@ -35,3 +35,4 @@ for col, kpi in zip(st.columns(len(data.kpis)), data.kpis):
 
 st.subheader(sh.t("overview.trend"))
 st.altair_chart(charts.revenue_margin_trend(data.trend, lang), width="stretch", key="overview_trend")
+sh.explain(data.spec, key="overview_explain")

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from lib import db, store
+from lib import db
 from lib.config import Limits
 from lib.errors import QueryTimeout, ResultTooLarge
 from lib.schema import sales_line

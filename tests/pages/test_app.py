@@ -83,3 +83,11 @@ def test_trend_chart_has_one_bar_per_closed_month(monkeypatch, demo_url, demo_ta
     labels = data.column("label").to_pylist()
     assert len(labels) == 24 and labels[-1] == f"{month.start_time:%Y-%m}"
     assert labels == sorted(labels)
+
+
+def test_overview_explains_its_numbers_with_the_sql_behind_them(monkeypatch, demo_url):
+    at = _app(monkeypatch, demo_url).run()
+    sql = [c.value for c in at.code if c.language == "sql"]
+    assert len(sql) == 1
+    assert "sum(b.net_revenue)" in sql[0] and "journal_line" in sql[0]
+    assert any("营业收入、毛利、毛利率、期间费用、营业利润 · 按 月" in m.value for m in at.markdown)
