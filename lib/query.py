@@ -61,8 +61,27 @@ def _add(a: Offset, b: Offset) -> Offset:
 def _for_grain(off: Offset, grain: str | None) -> Offset:
     """A year back at week grain is 52 weeks, so weeks still start on Monday."""
     if grain == "week" and off[0]:
-        return 0, off[1] + (off[0] // 12) * 364 + (off[0] % 12) * 28
+        return 0, off[1] + (off[0] // 12) * 364
     return off
+
+
+GRAIN_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+CUMULATIVE_GRAINS = {"year": ("day", "month", "quarter"), "quarter": ("day", "month"), "month": ("day",)}
+
+
+def check_offset(off: Offset, grain: str | None, what: str) -> None:
+    """An offset must move whole buckets of the grain, or buckets would straddle two periods."""
+    if off == NO_OFFSET or grain is None:
+        return
+    months, days = off
+    ok = {"day": months % 12 == 0,
+          "week": months % 12 == 0 and days % 7 == 0,
+          }.get(grain, days == 0 and months % GRAIN_MONTHS.get(grain, 1) == 0)
+    if not ok:
+        step = f"{months} month(s)" if months else f"{days} day(s)"
+        raise InvalidSpec(f"{what} compares with {step} earlier, which is not a whole number of {grain}s: "
+                          "choose a time grain that fits (e.g. month for MoM) or compare with last year.",
+                          f"{what}的对比期间（{step}前）与时间粒度“{grain}”不对齐：请换用匹配的粒度（如环比用月），或与去年同期对比。")
 
 
 def _shift_date(d: dt.date, off: Offset, sign: int = 1) -> dt.date:
@@ -80,6 +99,11 @@ def _shift_end(d: dt.date, off: Offset, sign: int = 1) -> dt.date:
     datetime.date(2025, 1, 15)
     """
     return _shift_date(d + dt.timedelta(days=1), off, sign) - dt.timedelta(days=1)
+
+
+def _coarsest(a: str | None, b: str) -> str:
+    order = ("month", "quarter", "year")
+    return b if a is None or order.index(b) > order.index(a) else a
 
 
 def _shift_sql(col: sa.ColumnElement, off: Offset) -> sa.ColumnElement:
@@ -159,6 +183,8 @@ class _Compiler:
         self.spec, self.user, self.model = spec, user, model
         if not spec.metrics:
             raise InvalidSpec("Choose at least one metric.", "请至少选择一个指标。")
+        if len(set(spec.metrics)) != len(spec.metrics):
+            raise InvalidSpec("A metric is listed twice.", "指标重复。")
         for mid in spec.metrics:
             model.metric(mid)
             if user is not None and not user.may_see_metric(mid, model):
@@ -174,10 +200,12 @@ class _Compiler:
             raise InvalidSpec("A dimension is listed twice.", "维度重复。")
         self.units: dict[tuple, _Unit] = {}
         self.cumulative = False
+        self.extend_to: str | None = None
 
     # -- metric expressions over the joined units --------------------------------------------
     def expr(self, mid: str, off: Offset, extend_to: str | None = None) -> sa.ColumnElement:
         m = self.model.metric(mid)
+        check_offset(off, self.grain, f"'{mid}'")
         if m.type is MetricType.SIMPLE:
             return self._leaf(m, off, extend_to)
         if m.type is MetricType.RATIO:
@@ -187,10 +215,17 @@ class _Compiler:
             return _arith(sqlglot.parse_one(m.expr), lambda n: self.expr(*names[n], extend_to) if n in names
                           else self.expr(n, off, extend_to))
         if m.type is MetricType.CUMULATIVE:
-            if self.grain is None or self.grain == "year" and m.period != "year":
-                raise InvalidSpec(f"'{mid}' accumulates within a {m.period}: add a time grain finer than that.",
-                                  f"“{m.label_zh}”按{m.period}累计：请加入更细的时间粒度。")
+            allowed = CUMULATIVE_GRAINS[m.period]
+            if self.grain not in allowed:
+                raise InvalidSpec(f"'{mid}' accumulates within a {m.period}: use a time grain of {', '.join(allowed)}.",
+                                  f"“{m.label_zh}”按{m.period}累计：时间粒度请选 {'、'.join(allowed)}。")
+            if off[1] or off[0] % GRAIN_MONTHS[m.period]:
+                raise InvalidSpec(f"'{mid}' can only be compared with whole {m.period}s earlier (e.g. last year).",
+                                  f"“{m.label_zh}”只能与整{m.period}之前的同期对比（如去年同期）。")
+            if self.spec.time_range is None:
+                raise InvalidSpec(f"'{mid}' needs a time range.", f"“{m.label_zh}”需要选择时间范围。")
             self.cumulative = True
+            self.extend_to = _coarsest(self.extend_to, m.period)
             return _Window(self.expr(m.metric, off, m.period), m.period)
         raise AssertionError(m.type)
 
@@ -213,6 +248,13 @@ class _Compiler:
                 f"{metrics} ({ds.label_en}) can't be broken down or filtered by {', '.join(dict.fromkeys(missing))}. "
                 f"Its dimensions: {', '.join(ds.dimensions)}.",
                 f"{metrics}（{ds.label_zh}）不能按 {'、'.join(dict.fromkeys(missing))} 拆分或筛选。可用维度：{'、'.join(ds.dimensions)}。")
+        if ds.period_grain == "month":
+            tr = self.spec.time_range
+            if self.grain in ("day", "week") or (tr is not None and (
+                    tr.start.day != 1 or (tr.end + dt.timedelta(days=1)).day != 1)):
+                raise InvalidSpec(f"{', '.join(unit.leaves)} ({ds.label_en}) is kept by month: choose whole months "
+                                  "and a month, quarter or year grain.",
+                                  f"{'、'.join(unit.leaves)}（{ds.label_zh}）按月编制：请选择整月范围和月/季/年粒度。")
         if ds.kind is DatasetKind.FLOW:
             return self._flow_unit(unit, name)
         return self._balance_unit(unit, name)
@@ -249,7 +291,10 @@ class _Compiler:
                 if not ds.org_column:
                     raise Forbidden(f"{ds.label_en} has no org unit to scope by.", f"{ds.label_zh}无法按组织限定范围。")
                 out.append(aliases[None].c[ds.org_column].in_(sorted(scope.org_unit_ids)))
-            if scope.categories is not None and "category" in ds.dimensions:
+            if scope.categories is not None:
+                if "category" not in ds.dimensions:
+                    raise Forbidden(f"Your data scope is limited to categories; {ds.label_en} has no category.",
+                                    f"您的数据范围限定在品类内；{ds.label_zh}没有品类维度。")
                 out.append(_col(aliases, ds.dimensions["category"]).in_(sorted(scope.categories)))
         return out
 
@@ -273,11 +318,11 @@ class _Compiler:
         tr = self.spec.time_range
         if tr is None:
             return None
-        start = tr.start
-        if unit.extend_to:
-            start = bucket_start(start, unit.extend_to)
         off = _for_grain(unit.offset, self.grain)
-        return _shift_date(start, off, -1), _shift_end(tr.end, off, -1)
+        start = _shift_date(tr.start, off, -1)
+        if unit.extend_to:  # a running total needs everything since its period began
+            start = bucket_start(start, unit.extend_to)
+        return start, _shift_end(tr.end, off, -1)
 
     def _flow_unit(self, unit: _Unit, name: str) -> sa.CTE:
         ds = unit.dataset
@@ -349,7 +394,12 @@ class _Compiler:
         else:  # snapshot: the latest snapshot on or before the date
             tcol = b.c[ds.time]
             inner = schema.metadata.tables[ds.table].alias("s")
-            latest = sa.select(sa.func.max(inner.c[ds.time])).where(inner.c[ds.time] <= at).scalar_subquery()
+            latest_q = sa.select(sa.func.max(inner.c[ds.time])).where(inner.c[ds.time] <= at)
+            scope = self.user.scope if self.user is not None else None
+            if scope is not None and scope.org_unit_ids is not None and ds.org_column:
+                # Another unit's later count must not decide which count this user sees.
+                latest_q = latest_q.where(inner.c[ds.org_column].in_(sorted(scope.org_unit_ids)))
+            latest = latest_q.scalar_subquery()
             virtual = {"period_days": periods.c.p_days}
             valid = tcol == latest
         src = src.join(periods, valid)
@@ -380,7 +430,7 @@ class _Compiler:
             elif m.time_agg is TimeAgg.AVERAGE:
                 opening, closing = sa.func.sum(sa.case((is_open, v))), sa.func.sum(sa.case((is_close, v)))
                 agg = sa.case((sa.or_(opening.is_not(None), closing.is_not(None)),
-                               (sa.func.coalesce(opening, 0) + sa.func.coalesce(closing, 0)) / 2))
+                               sa.cast(sa.func.coalesce(opening, 0) + sa.func.coalesce(closing, 0), sa.Double) / 2.0))
             else:
                 agg = sa.func.sum(sa.case((is_close, v)))
             outer_cols.append(agg.label(Leaf(m.id, unit.offset).label))
@@ -406,7 +456,27 @@ class _Compiler:
         subs = {key: self.unit_select(u, f"u{i}") for i, (key, u) in enumerate(self.units.items())}
         keys = ([TIME] if self.grain else []) + [f"d_{d}" for d in self.dims]
         first = next(iter(subs.values()))
-        if len(subs) == 1:
+        if self.cumulative:
+            # Every bucket from the period's start, so months without activity still carry the total.
+            tr = self.spec.time_range
+            b, labels = bucket_start(bucket_start(tr.start, self.extend_to), self.grain), []
+            while b <= tr.end:
+                labels.append((b,))
+                b = next_bucket(b, self.grain)
+            times = sa.values(sa.column(TIME, sa.Date), name="tspine").data(labels)
+            if self.dims:
+                dim_keys = [f"d_{d}" for d in self.dims]
+                parts = [sa.select(*[s.c[k] for k in dim_keys]).distinct() for s in subs.values()]
+                combos = (sa.union(*parts) if len(parts) > 1 else parts[0]).subquery("dspine")
+                spine = sa.select(times.c[TIME], *[combos.c[k] for k in dim_keys]).select_from(
+                    times.join(combos, sa.true())).subquery("spine")
+            else:
+                spine = sa.select(times.c[TIME]).subquery("spine")
+            src = spine
+            for s in subs.values():
+                src = src.outerjoin(s, sa.and_(*[spine.c[k] == s.c[k] for k in keys]))
+            key_cols = {k: spine.c[k] for k in keys}
+        elif len(subs) == 1:
             src: sa.FromClause = first
             key_cols = {k: first.c[k] for k in keys}
         elif keys:
@@ -431,6 +501,7 @@ class _Compiler:
         if self.cumulative and self.spec.time_range is not None:
             inner = stmt.subquery("q")
             stmt = sa.select(*inner.c).where(inner.c[self.grain] >= bucket_start(self.spec.time_range.start, self.grain))
+            stmt = stmt.where(sa.or_(*[inner.c[name].is_not(None) for name, _ in outputs]))
             cols = inner.c
         else:
             cols = {c.name: c for c in out_cols}
@@ -466,6 +537,8 @@ class _Compiler:
             if tr is None:
                 raise InvalidSpec("Comparing with the previous period needs a time range or a time grain.",
                                   "与上期对比需要时间范围或时间粒度。")
+            if tr.start.day == 1 and (tr.end + dt.timedelta(days=1)).day == 1:  # whole months: the months before
+                return ((tr.end.year - tr.start.year) * 12 + tr.end.month - tr.start.month + 1, 0)
             return (0, (tr.end - tr.start).days + 1)
         return {"day": (0, 1), "week": (0, 7), "month": (1, 0), "quarter": (3, 0), "year": (12, 0)}[grain]
 
@@ -559,21 +632,40 @@ def _col(aliases: dict, ref: semantic.ColumnRef) -> sa.ColumnElement:
     return aliases[ref.alias].c[ref.column]
 
 
+def _filter_values(values) -> list:
+    out = []
+    for v in values if isinstance(values, (list, tuple)) else (values,):
+        if v is None or isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out.append(str(v))  # dimension values are text
+        else:
+            raise InvalidSpec(f"Filter values must be text, got {v!r}.", f"筛选值必须是文本，收到 {v!r}。")
+    return out
+
+
 def _filter(col: sa.ColumnElement, op: str, values: tuple) -> sa.ColumnElement:
-    v = list(values)
+    v = _filter_values(values)
+    if op in ("in", "not_in", "eq", "ne"):
+        present = [x for x in v if x is not None]
+        has_null = len(present) != len(v)
+        if op in ("in", "eq"):
+            if op == "eq" and len(v) != 1:
+                raise InvalidSpec(f"Filter 'eq' takes one value, got {len(v)}.", f"筛选“eq”只接受一个值，收到 {len(v)} 个。")
+            match = col.in_(present) if present else sa.false()
+            return sa.or_(match, col.is_(None)) if has_null else match
+        if op == "ne" and len(v) != 1:
+            raise InvalidSpec(f"Filter 'ne' takes one value, got {len(v)}.", f"筛选“ne”只接受一个值，收到 {len(v)} 个。")
+        # "not these values" keeps rows without a value (e.g. postings at region level have no department)
+        keep = sa.or_(col.not_in(present), col.is_(None)) if present else sa.true()
+        return sa.and_(keep, col.is_not(None)) if has_null else keep
+    if any(x is None for x in v):
+        raise InvalidSpec(f"Filter '{op}' can't compare with an empty value.", f"筛选“{op}”不能与空值比较。")
     if op in ("eq", "ne", "gt", "gte", "lt", "lte") and len(v) != 1:
         raise InvalidSpec(f"Filter '{op}' takes one value, got {len(v)}.", f"筛选“{op}”只接受一个值，收到 {len(v)} 个。")
     if op == "between" and len(v) != 2:
         raise InvalidSpec("Filter 'between' takes two values.", "筛选“between”需要两个值。")
     match op:
-        case "eq":
-            return col == v[0]
-        case "ne":
-            return col != v[0]
-        case "in":
-            return col.in_(v)
-        case "not_in":
-            return col.not_in(v)
         case "gt":
             return col > v[0]
         case "gte":

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import sqlalchemy as sa
 import sqlglot
 import yaml
 from sqlglot import exp
@@ -153,6 +154,8 @@ class Dataset:
     columns: tuple[ColumnRef, ...] = ()
     receivable: Mapping[str, str] = field(default_factory=dict)
     file: str = "datasets.yaml"
+    period_grain: str | None = None
+    """'month' when rows are whole months (budgets): ranges must then cover whole months."""
 
 
 @dataclass(frozen=True)
@@ -338,6 +341,8 @@ def parse_offset(text: str | None) -> tuple[int, str] | None:
     m = OFFSET_RE.match(str(text))
     if not m:
         raise ValueError(f"offset must look like '1 year' or '3 months', got {text!r}")
+    if not 1 <= int(m.group(1)) <= 100:
+        raise ValueError(f"offset must be 1 to 100 {m.group(2)}s, got {text!r}")
     return int(m.group(1)), m.group(2)
 
 
@@ -398,14 +403,15 @@ def _dataset(file: str, dsid: str, raw: Mapping, issues: list[Issue]) -> Dataset
         table=str(raw.get("table")), kind=kind, time=raw.get("time"), org_column=raw.get("org_column"),
         joins=tuple(joins), dimensions={k: ColumnRef.parse(v) for k, v in (raw.get("dimensions") or {}).items()},
         columns=tuple(ColumnRef.parse(c) for c in raw.get("columns") or ()),
-        receivable=dict(raw.get("receivable") or {}), file=file)
+        receivable=dict(raw.get("receivable") or {}), file=file, period_grain=raw.get("grain"))
 
 
 def metric_from_dict(raw: Mapping, subject: str, file: str, issues: list[Issue]) -> Metric | None:
     """A Metric from its declaration, or None with the problems appended to ``issues``."""
     mid = str(raw.get("id") or "").strip()
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", mid):
-        issues.append(Issue(file, mid or "(no id)", "id must be lower_snake_case letters, digits and _"))
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", mid) or "__" in mid or mid.startswith(("m_", "d_")):
+        issues.append(Issue(file, mid or "(no id)", "id must be lower_snake_case letters, digits and single _ "
+                                                    "(no '__', not starting with m_ or d_)"))
         return None
     bad = []
 
@@ -506,6 +512,8 @@ def _validate_datasets(dims: Mapping[str, Dimension], datasets: Mapping[str, Dat
             value = getattr(ds, key)
             if value and value not in cols[None]:
                 issues.append(Issue(file, ds.id, f"{key} {value!r} is not a column of {ds.table}"))
+        if ds.period_grain not in (None, "month"):
+            issues.append(Issue(file, ds.id, f"grain must be month (or absent), got {ds.period_grain!r}"))
         if ds.kind is DatasetKind.FLOW and not ds.time:
             issues.append(Issue(file, ds.id, "a flow dataset needs a time column"))
         if ds.kind is DatasetKind.RECEIVABLE:
@@ -549,8 +557,12 @@ def check_simple_expression(text: str, ds: Dataset) -> str | None:
     for node in tree.walk():
         if isinstance(node, tuple(ALLOWED_AGGREGATES)):
             aggregates += 1
-            if any(isinstance(a, tuple(ALLOWED_AGGREGATES)) for a in node.this.walk()):
+            if node.this is None or any(isinstance(a, tuple(ALLOWED_AGGREGATES)) for a in node.this.walk()):
                 return "aggregates cannot be nested"
+            if node.expressions or (isinstance(node.this, exp.Distinct) and len(node.this.expressions) != 1):
+                return f"{node.sql_name().lower()} takes exactly one argument"
+        elif isinstance(node, exp.Literal) and not node.is_number:
+            return f"text {node.sql()} is not allowed: use numbers"
         elif isinstance(node, exp.Column):
             if node.table:
                 return f"use columns of {ds.table} only, not {node.sql()}"
@@ -578,6 +590,8 @@ def check_derived_expression(text: str, allowed: set[str]) -> str | None:
     if len(statements) != 1 or statements[0] is None:
         return "not a single expression"
     for node in statements[0].walk():
+        if isinstance(node, exp.Literal) and not node.is_number:
+            return f"text {node.sql()} is not allowed: use numbers"
         if isinstance(node, exp.Column):
             if node.table or node.name not in allowed:
                 close = difflib.get_close_matches(node.name, sorted(allowed), n=3)
@@ -598,6 +612,8 @@ def _validate_metrics(dims, datasets, metrics: Mapping[str, Metric]) -> list[Iss
     issues: list[Issue] = []
     for m in metrics.values():
         file = f"{m.subject}.yaml"
+        if m.id in dims or m.id in TIME_GRAINS:
+            issues.append(Issue(file, m.id, "a metric id can't be the id of a dimension or time grain"))
 
         def add(msg: str) -> None:
             issues.append(Issue(file, m.id, msg))
@@ -609,7 +625,9 @@ def _validate_metrics(dims, datasets, metrics: Mapping[str, Metric]) -> list[Iss
             problem = check_simple_expression(m.expr or "", ds)
             if problem:
                 add(f"expr {m.expr!r}: {problem}")
-            if m.time_column and (ds.kind is not DatasetKind.FLOW or m.time_column not in dataset_columns(ds)[None]):
+            table = schema.metadata.tables.get(ds.table)
+            if m.time_column and (ds.kind is not DatasetKind.FLOW or table is None or m.time_column not in table.c
+                                  or not isinstance(table.c[m.time_column].type, sa.Date)):
                 add(f"time_column {m.time_column!r} must be a date column of the flow dataset {ds.id}")
             if ds.kind is DatasetKind.FLOW and m.time_agg:
                 add("time_agg applies to balances (receivable or snapshot datasets) only")
@@ -647,11 +665,41 @@ def _validate_metrics(dims, datasets, metrics: Mapping[str, Metric]) -> list[Iss
         elif m.type is MetricType.CUMULATIVE:
             if m.metric not in metrics:
                 add(f"metric {m.metric!r} is not a declared metric")
+            elif not _additive(m.metric, metrics, datasets):
+                add(f"a running total needs a metric that adds up over time (sums and counts of flows, "
+                    f"+ and − of such metrics); {m.metric!r} is not one: ratios, balances and distinct counts are not")
             if m.period not in ("month", "quarter", "year"):
                 add(f"period must be month, quarter or year, got {m.period!r}")
     issues += _cycles(metrics)
     issues += _compatibility(dims, datasets, metrics, in_error={i.item for i in issues})
     return issues
+
+
+def _additive(mid: str, metrics: Mapping[str, Metric], datasets, seen: frozenset = frozenset()) -> bool:
+    """True when the metric's values over sub-periods add up to its value over the whole period."""
+    m = metrics.get(mid)
+    if m is None or mid in seen:
+        return False
+    if m.type is MetricType.SIMPLE:
+        ds = datasets.get(m.dataset or "")
+        if ds is None or ds.kind is not DatasetKind.FLOW:
+            return False
+        try:
+            tree = sqlglot.parse_one(m.expr or "")
+        except sqlglot.errors.SqlglotError:
+            return False
+        aggs = [n for n in tree.walk() if isinstance(n, tuple(ALLOWED_AGGREGATES))]
+        if not aggs or any(not isinstance(a, (exp.Sum, exp.Count)) or isinstance(a.this, exp.Distinct) for a in aggs):
+            return False
+        return all(isinstance(n, (exp.Add, exp.Sub, exp.Paren, exp.Neg)) for n in tree.walk()
+                   if not isinstance(n, (*ALLOWED_AGGREGATES, exp.Column, exp.Identifier, exp.Literal))
+                   and not any(isinstance(p, tuple(ALLOWED_AGGREGATES)) for p in _parents(n)))
+    if m.type is MetricType.DERIVED and not m.inputs:
+        tree = sqlglot.parse_one(m.expr or "")
+        if any(isinstance(n, (exp.Mul, exp.Div, exp.Literal)) for n in tree.walk()):
+            return False
+        return all(_additive(r, metrics, datasets, seen | {mid}) for r in m.references())
+    return False
 
 
 def _cycles(metrics: Mapping[str, Metric]) -> list[Issue]:
