@@ -1,5 +1,5 @@
-"""Benchmarks for the foundation: demo generation (time, lines/s, peak memory) and the read path's
-overhead against the raw engine. Prints figures; asserts nothing.
+"""Benchmark of the demo generator: build time, lines/s and peak memory per size and engine.
+(The read path against hand-written SQL is bench/bench_query.py.) Prints figures; asserts nothing.
 
     python bench/bench_demo.py                       # 1M and 10M lines on DuckDB
     python bench/bench_demo.py --rows 1m --pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres
@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -39,34 +37,6 @@ def build_case(url: str, rows: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def read_overhead(url: str, repeat: int = 7) -> tuple[float, float]:
-    """Median seconds of the Overview's monthly aggregate via lib.db.run and via the raw driver."""
-    import sqlalchemy as sa
-
-    from lib import db, overview, store
-    import datetime as dt
-    engine = store.get_engine(url)
-    month = overview.latest_complete_month(engine)
-    start = dt.date(month.year - 2, month.month, 1)
-    m = overview._month(overview.sales_line.c.order_date).label("month")
-    stmt = (sa.select(m, sa.func.sum(overview.sales_line.c.net_revenue).label("revenue"),
-                      sa.func.sum(overview.sales_line.c.cost_amount).label("cogs"))
-            .where(overview.sales_line.c.order_date >= start).group_by(m))
-    sql = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
-    lib_t, raw_t = [], []
-    for _ in range(repeat):
-        t = time.perf_counter(); db.run(engine, stmt); lib_t.append(time.perf_counter() - t)
-        raw = engine.raw_connection()
-        try:
-            t = time.perf_counter()
-            cur = raw.cursor(); cur.execute(sql); cur.fetchall()
-            raw_t.append(time.perf_counter() - t)
-        finally:
-            raw.close()
-    engine.dispose()
-    return statistics.median(lib_t), statistics.median(raw_t)
-
-
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--rows", nargs="*", default=["1m", "10m"])
@@ -74,8 +44,7 @@ def main() -> None:
     args = p.parse_args()
     from lib.cli import _rows
     targets = [("duckdb", None)] + ([("postgresql", args.pg)] if args.pg else [])
-    print(f"{'engine':<11}{'rows':>12}{'build s':>10}{'lines/s':>12}{'peak MB':>10}"
-          f"{'read lib ms':>13}{'raw ms':>9}{'ratio':>7}")
+    print(f"{'engine':<11}{'rows':>12}{'build s':>10}{'lines/s':>12}{'peak MB':>10}")
     for name, admin in targets:
         for spec in args.rows:
             rows = _rows(spec)
@@ -91,14 +60,12 @@ def main() -> None:
                     url = f"duckdb:///{tmp}/bench.duckdb"
                 try:
                     r = build_case(url, rows)
-                    lib_s, raw_s = read_overhead(url)
                 finally:
                     if admin:
                         with eng.connect() as c:
                             c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
                 print(f"{name:<11}{rows:>12,}{r['seconds']:>10.1f}{rows / r['seconds']:>12,.0f}"
-                      f"{r['peak_mb']:>10,.0f}{lib_s * 1e3:>13.1f}{raw_s * 1e3:>9.1f}{lib_s / raw_s:>7.2f}",
-                      flush=True)
+                      f"{r['peak_mb']:>10,.0f}", flush=True)
 
 
 if __name__ == "__main__":

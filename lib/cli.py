@@ -12,7 +12,7 @@ import json
 
 import pandas as pd
 
-from lib import demo, fmt, metric_store, query, semantic, store
+from lib import audit, auth, demo, fmt, metric_store, query, semantic, store
 from lib.errors import WorkbenchError
 from lib.spec import Comparison, FilterSpec, QuerySpec, Sort, TimeRange
 
@@ -41,7 +41,7 @@ def _rows(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lib.cli", description="Yecai Workbench command line.")
     p.add_argument("--url", help="store URL (default: WORKBENCH_DB_URL, secrets.toml, or the embedded DuckDB file)")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{init,demo,info,metrics,query}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{init,demo,info,metrics,query,users}")
 
     init = sub.add_parser("init", help="create or migrate the store's schema")
     init.add_argument("--demo-if-empty", action="store_true",
@@ -75,6 +75,17 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--format", choices=["table", "csv", "json"], default="table")
     q.add_argument("--lang", choices=["zh", "en"], default="zh")
     q.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
+    q.add_argument("--as", dest="as_user", metavar="USERNAME", help="read with this user's scope and role")
+
+    u = sub.add_parser("users", help="users, roles and scopes: add, list, disable, enable, reset-password, scope, role")
+    u.add_argument("action", choices=["add", "list", "disable", "enable", "reset-password", "scope", "role"])
+    u.add_argument("username", nargs="?")
+    u.add_argument("--role", choices=[r.value for r in auth.Role])
+    u.add_argument("--scope", action="append", default=[], metavar="ORG",
+                   help="org unit code or name; a region covers its subtree (repeatable)")
+    u.add_argument("--category", action="append", default=[], help="also limit to these categories (repeatable)")
+    u.add_argument("--name", help="display name")
+    u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     return p
 
 
@@ -138,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.demo_if_empty and not any(store.row_counts(engine).values()):
                 print(f"building the demo company ({args.rows:,} sales lines)…", flush=True)
                 _print_demo(demo.build(engine, rows=args.rows))
+            password = auth.ensure_admin(engine)
+            if password:
+                print(f"created user 'admin' with password: {password}\n"
+                      "  (shown once: keep it, or set another with `users reset-password admin --password-stdin`)")
         elif args.command == "demo":
             _print_demo(demo.build(engine, rows=args.rows, seed=args.seed, as_of=args.as_of, replace=args.replace))
         elif args.command == "info":
@@ -151,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             return _metrics(engine, args)
         elif args.command == "query":
             return _query(engine, args)
+        elif args.command == "users":
+            return _users(engine, args)
         return 0
     except WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -190,9 +207,58 @@ def _metrics(engine, args) -> int:
     return 0
 
 
+def _password(args) -> tuple[str, bool]:
+    """The password from stdin, or a generated one (then printed once)."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n"), False
+    return auth.generate_password(), True
+
+
+def _users(engine, args) -> int:
+    store.init_schema(engine)
+    if args.action == "list":
+        rows = auth.list_users(engine)
+        df = pd.DataFrame(rows, columns=["username", "display_name", "role", "active", "demo", "locked_until",
+                                         "orgs", "categories"])
+        df["orgs"] = df["orgs"].map(lambda v: ",".join(map(str, v)))
+        df["categories"] = df["categories"].map(",".join)
+        print(df.to_string(index=False) if len(df) else "(no users)")
+        return 0
+    if not args.username:
+        raise WorkbenchError(f"users {args.action} needs a user name.", f"users {args.action} 需要用户名。")
+    name = args.username
+    if args.action == "add":
+        if not args.role:
+            raise WorkbenchError("users add needs --role.", "users add 需要 --role。")
+        password, generated = _password(args)
+        auth.add_user(engine, name, args.role, password, args.name, args.scope, args.category, source="cli")
+        print(f"added {name} ({args.role})" + (f", password: {password} (shown once)" if generated else ""))
+    elif args.action in ("disable", "enable"):
+        auth.set_active(engine, name, args.action == "enable", source="cli")
+        print(f"{args.action}d {name}")
+    elif args.action == "reset-password":
+        password, generated = _password(args)
+        auth.reset_password(engine, name, password, source="cli")
+        print(f"password of {name} reset" + (f": {password} (shown once)" if generated else ""))
+    elif args.action == "scope":
+        auth.set_scope(engine, name, args.scope, args.category, source="cli")
+        print(f"scope of {name}: {', '.join(args.scope) or 'all data'}"
+              + (f"; categories {', '.join(args.category)}" if args.category else ""))
+    elif args.action == "role":
+        if not args.role:
+            raise WorkbenchError("users role needs --role.", "users role 需要 --role。")
+        auth.set_role(engine, name, args.role, source="cli")
+        print(f"{name} is now {args.role}")
+    return 0
+
+
 def _query(engine, args) -> int:
     store.init_schema(engine)
     model, _ = metric_store.load_model(engine)
+    user = auth.load_user(engine, args.as_user) if args.as_user else None
+    if user is not None:
+        audit.record(engine, args.as_user, "query_as", ",".join(args.metric),
+                     {"by": args.by, "where": [f.to_dict() for f in args.where]}, "cli")
     if (args.start is None) != (args.end is None):
         raise WorkbenchError("Give both --from and --to, or neither.", "请同时给出 --from 和 --to，或都不给。")
     spec = QuerySpec(
@@ -201,12 +267,16 @@ def _query(engine, args) -> int:
         comparison=Comparison(args.compare) if args.compare else None,
         sort=tuple(Sort(s.lstrip("-"), s.startswith("-")) for s in args.sort), limit=args.limit)
     if args.sql:
-        print(query.sql_text(spec, engine, model=model))
+        print(query.sql_text(spec, engine, user=user, model=model))
         return 0
-    df = query.run(engine, spec, model=model)
+    df = query.run(engine, spec, user=user, model=model)
     for grain in semantic.TIME_GRAINS:
         if grain in df.columns:
             df[grain] = [query.bucket_label(d, grain) for d in df[grain]]
+    for col in df.columns:  # money to the cent in machine-readable output (no binary float artefacts)
+        base = col.partition("__")[0]
+        if base in model.metrics and model.metrics[base].format is semantic.Format.CURRENCY and not col.endswith("__chg"):
+            df[col] = df[col].round(2)
     if args.format == "csv":
         sys.stdout.write(df.to_csv(index=False))
     elif args.format == "json":

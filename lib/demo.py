@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 import yaml
 
-from lib import config, schema, store
+from lib import auth, config, schema, store
 from lib.errors import InvalidArgument
 
 DEFAULT_ROWS = 500_000
@@ -70,7 +70,8 @@ def build(engine: sa.Engine, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED,
             "The store already holds data; use --replace to rebuild the demo company "
             "(this deletes every business row in the store).",
             "存储中已有数据；如需重建示例公司请加 --replace（将删除存储中的全部业务数据）。")
-    gen = _Generator(load_settings(), rows, seed, as_of)
+    settings = load_settings()
+    gen = _Generator(settings, rows, seed, as_of)
     with engine.begin() as conn:
         if replace:
             store.clear_tables(conn, (*schema.CANONICAL_TABLES, schema.org_flat, schema.app_import_batch))
@@ -81,6 +82,7 @@ def build(engine: sa.Engine, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED,
         with store.fact_indexes_rebuilt(conn):
             written = gen.write(conn)
         store.refresh_org_flat(conn)
+        written["app_user (demo)"] = auth.replace_demo_users(conn, settings["demo_users"], settings["demo_password"])
     _after_load(engine)
     return DemoResult(rows=written, seconds=time.perf_counter() - t0, start=gen.start, end=gen.end,
                       story=gen.story())

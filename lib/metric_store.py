@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from lib import semantic
+from lib import audit, semantic
 from lib.errors import WorkbenchError
 from lib.semantic import Issue, SemanticError, SemanticModel
 
@@ -109,6 +109,8 @@ def save(engine: sa.Engine, definition: dict, author: str, note: str = "", model
         conn.execute(metric_version.insert().values(
             metric_id=metric.id, version=version, definition=json.dumps(stored, ensure_ascii=False, sort_keys=True),
             action=action, author=author.strip(), note=note.strip() or None, created_at=now))
+        audit.record(conn, author.strip(), f"metric_{action}" if action in ("edit", "restore", "create") else "metric_edit",
+                     metric.id, {"version": version, "note": note.strip() or None}, "metric center")
     return Version(metric.id, version, stored, action, author.strip(), note.strip() or None, now)
 
 

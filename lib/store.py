@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
-from lib import config, metric_store, schema
+from lib import audit, auth, config, metric_store, schema
 from lib.errors import SchemaTooNew, StoreUnavailable
 
 schema_version = sa.Table(
@@ -84,6 +84,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical business-finance model and import batches", _create_canonical),
     Migration(2, "org_flat: region and department of every org unit", _create_org_flat),
     Migration(3, "metric versions (edits of the metric center)", lambda conn: metric_store.create_table(conn)),
+    Migration(4, "users, scopes and the audit log", lambda conn: (auth.create_tables(conn), audit.create_table(conn))),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -1,0 +1,347 @@
+"""Users, passwords, roles and row scopes, kept in the store.
+
+Passwords are bcrypt hashes (the format streamlit-authenticator checks). A user's scope is a set
+of org units (each covering its whole subtree) and optionally categories; admins and finance see
+all data. Repeated failed log-ins lock the account for a while. Every change is audited.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import enum
+import re
+import secrets
+from dataclasses import dataclass
+from functools import lru_cache
+
+import bcrypt
+import sqlalchemy as sa
+import yaml
+
+from lib import audit, config, schema
+from lib.access import Scope, User
+from lib.errors import Forbidden, WorkbenchError
+
+ROLES_FILE = config.DATA_DIR / "roles.yaml"
+MAX_FAILED = 5
+LOCK_MINUTES = 15
+MIN_PASSWORD = 10
+
+users = sa.Table(
+    "app_user", sa.MetaData(),
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("display_name", sa.String(100), nullable=False),
+    sa.Column("password_hash", sa.String(100), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("is_demo", sa.Boolean, nullable=False),
+    sa.Column("failed_attempts", sa.Integer, nullable=False),
+    sa.Column("locked_until", sa.DateTime),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+user_scope = sa.Table(
+    "app_user_scope", users.metadata,
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),   # org | category
+    sa.Column("value", sa.String(100), primary_key=True),  # org unit id, or category name
+)
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    FINANCE = "finance"
+    DEPT_HEAD = "dept_head"
+    VIEWER = "viewer"
+
+
+class AuthError(WorkbenchError):
+    """Log-in refused: wrong credentials, locked or disabled account. Messages never say which user exists."""
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    role: Role
+    label_zh: str
+    label_en: str
+    all_data: bool
+    actions: frozenset[str]
+    deny_metrics: frozenset[str]
+
+
+@lru_cache(maxsize=1)
+def roles() -> dict[Role, RoleSpec]:
+    raw = yaml.safe_load(ROLES_FILE.read_text(encoding="utf-8"))["roles"]
+    return {Role(k): RoleSpec(Role(k), v["label_zh"], v["label_en"], bool(v.get("all_data")),
+                              frozenset(v.get("actions") or ()), frozenset(v.get("deny_metrics") or ()))
+            for k, v in raw.items()}
+
+
+def create_tables(conn: sa.Connection) -> None:
+    users.metadata.create_all(conn, checkfirst=True)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now().replace(microsecond=0)
+
+
+# ---- passwords --------------------------------------------------------------------------------
+
+def hash_password(password: str) -> str:
+    check_password(password)
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+
+
+def check_password(password: str) -> None:
+    """Refuse passwords too short to resist guessing.
+
+    >>> check_password("correct horse battery")
+    """
+    if len(password or "") < MIN_PASSWORD:
+        raise WorkbenchError(f"A password needs at least {MIN_PASSWORD} characters.",
+                             f"密码至少需要 {MIN_PASSWORD} 个字符。")
+
+
+def generate_password() -> str:
+    """A random password to print once (16 URL-safe characters)."""
+    return secrets.token_urlsafe(12)
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    try:
+        return bcrypt.checkpw(password.encode(), password_hash.encode())
+    except ValueError:
+        return False
+
+
+# ---- users ----------------------------------------------------------------------------------------
+
+def _check_username(username: str) -> str:
+    name = (username or "").strip()
+    if not re.fullmatch(r"[A-Za-z0-9_.@-]{2,64}", name):
+        raise WorkbenchError(f"User names use 2–64 letters, digits and _ . @ -, got {username!r}.",
+                             f"用户名须为 2–64 个字母、数字或 _ . @ -，收到 {username!r}。")
+    return name
+
+
+def _role(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise WorkbenchError(f"Unknown role {role!r}. Roles: {', '.join(r.value for r in Role)}.",
+                             f"未知角色 {role!r}。可选：{', '.join(r.value for r in Role)}。") from None
+
+
+def resolve_orgs(conn: sa.Connection, refs: list[str]) -> list[int]:
+    """Org unit ids for codes or names; unknown ones are an error listing close matches."""
+    rows = conn.execute(sa.select(schema.org_unit.c.id, schema.org_unit.c.code, schema.org_unit.c.name)).all()
+    by = {r.code: r.id for r in rows} | {r.name: r.id for r in rows}
+    out = []
+    for ref in refs:
+        if ref not in by:
+            close = difflib.get_close_matches(ref, list(by), n=3, cutoff=0.4)
+            raise WorkbenchError(f"Unknown org unit {ref!r}." + (f" Did you mean: {', '.join(close)}?" if close else ""),
+                                 f"未知的组织 {ref!r}。" + (f"是否是：{'、'.join(close)}？" if close else ""))
+        out.append(by[ref])
+    return out
+
+
+def add_user(engine: sa.Engine, username: str, role: str, password: str, display_name: str | None = None,
+             orgs: list[str] = (), categories: list[str] = (), is_demo: bool = False, actor: str | None = None,
+             source: str = "cli") -> None:
+    """Create a user with a hashed password and scope; dept heads and viewers need a scope."""
+    name, r = _check_username(username), _role(role)
+    if not roles()[r].all_data and not orgs:
+        raise WorkbenchError(f"A {r.value} sees only their scope: give at least one org unit (--scope).",
+                             f"{roles()[r].label_zh}只能看到授权范围内的数据：请至少指定一个组织（--scope）。")
+    pw_hash = hash_password(password)
+    with engine.begin() as conn:
+        if conn.execute(sa.select(users.c.username).where(users.c.username == name)).first():
+            raise WorkbenchError(f"User {name!r} already exists.", f"用户 {name!r} 已存在。")
+        org_ids = resolve_orgs(conn, list(orgs))
+        now = _now()
+        conn.execute(users.insert().values(username=name, display_name=display_name or name, password_hash=pw_hash,
+                                           role=r.value, active=True, is_demo=is_demo, failed_attempts=0,
+                                           locked_until=None, created_at=now, updated_at=now))
+        _write_scope(conn, name, org_ids, list(categories))
+        audit.record(conn, actor, "user_create", name,
+                     {"role": r.value, "orgs": list(orgs), "categories": list(categories), "demo": is_demo}, source)
+
+
+def _write_scope(conn: sa.Connection, name: str, org_ids: list[int], categories: list[str]) -> None:
+    conn.execute(user_scope.delete().where(user_scope.c.username == name))
+    rows = [{"username": name, "kind": "org", "value": str(i)} for i in dict.fromkeys(org_ids)]
+    rows += [{"username": name, "kind": "category", "value": c} for c in dict.fromkeys(categories)]
+    if rows:
+        conn.execute(user_scope.insert(), rows)
+
+
+def _existing(conn: sa.Connection, username: str):
+    row = conn.execute(sa.select(users).where(users.c.username == username)).first()
+    if row is None:
+        raise WorkbenchError(f"No user {username!r}.", f"没有用户 {username!r}。")
+    return row
+
+
+def set_scope(engine: sa.Engine, username: str, orgs: list[str], categories: list[str] = (),
+              actor: str | None = None, source: str = "cli") -> None:
+    with engine.begin() as conn:
+        row = _existing(conn, username)
+        if not roles()[Role(row.role)].all_data and not orgs:
+            raise WorkbenchError("A scoped role needs at least one org unit.", "受限角色至少需要一个组织。")
+        _write_scope(conn, username, resolve_orgs(conn, list(orgs)), list(categories))
+        audit.record(conn, actor, "scope_change", username, {"orgs": list(orgs), "categories": list(categories)}, source)
+
+
+def set_active(engine: sa.Engine, username: str, active: bool, actor: str | None = None, source: str = "cli") -> None:
+    with engine.begin() as conn:
+        _existing(conn, username)
+        conn.execute(users.update().where(users.c.username == username)
+                     .values(active=active, failed_attempts=0, locked_until=None, updated_at=_now()))
+        audit.record(conn, actor, "user_enable" if active else "user_disable", username, None, source)
+
+
+def reset_password(engine: sa.Engine, username: str, password: str, actor: str | None = None,
+                   source: str = "cli") -> None:
+    pw_hash = hash_password(password)
+    with engine.begin() as conn:
+        _existing(conn, username)
+        conn.execute(users.update().where(users.c.username == username)
+                     .values(password_hash=pw_hash, failed_attempts=0, locked_until=None, updated_at=_now()))
+        audit.record(conn, actor, "password_reset", username, None, source)
+
+
+def set_role(engine: sa.Engine, username: str, role: str, actor: str | None = None, source: str = "cli") -> None:
+    r = _role(role)
+    with engine.begin() as conn:
+        _existing(conn, username)
+        conn.execute(users.update().where(users.c.username == username).values(role=r.value, updated_at=_now()))
+        audit.record(conn, actor, "user_update", username, {"role": r.value}, source)
+
+
+def list_users(engine: sa.Engine) -> list[dict]:
+    """Every user with role, state and scope (org codes and categories); never the hash."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(users).order_by(users.c.username)).all()
+        scopes = conn.execute(sa.select(user_scope)).all()
+        codes = dict(conn.execute(sa.select(schema.org_unit.c.id, schema.org_unit.c.code)).all())
+    out = []
+    for r in rows:
+        orgs = [codes.get(int(s.value), s.value) for s in scopes if s.username == r.username and s.kind == "org"]
+        cats = [s.value for s in scopes if s.username == r.username and s.kind == "category"]
+        out.append({"username": r.username, "display_name": r.display_name, "role": r.role, "active": r.active,
+                    "demo": r.is_demo, "locked_until": r.locked_until, "orgs": orgs, "categories": cats})
+    return out
+
+
+def has_users(engine: sa.Engine) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(users)).scalar_one() > 0
+
+
+# ---- who is asking ---------------------------------------------------------------------------------
+
+def subtree_ids(conn: sa.Connection, roots: list[int]) -> frozenset[int]:
+    """The org units under (and including) ``roots``."""
+    rows = conn.execute(sa.select(schema.org_unit.c.id, schema.org_unit.c.parent_id)).all()
+    children: dict[int, list[int]] = {}
+    for uid, parent in rows:
+        children.setdefault(parent, []).append(uid)
+    out, todo = set(), list(roots)
+    while todo:
+        uid = todo.pop()
+        if uid not in out:
+            out.add(uid)
+            todo.extend(children.get(uid, ()))
+    return frozenset(out)
+
+
+def load_user(engine: sa.Engine, username: str) -> User:
+    """The User the query compiler applies: role, expanded scope, denied metrics. Disabled users are refused."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(users).where(users.c.username == username)).first()
+        if row is None or not row.active:
+            raise Forbidden(f"No active user {username!r}.", f"没有可用的用户 {username!r}。")
+        spec = roles()[Role(row.role)]
+        scope = None
+        if not spec.all_data:
+            entries = conn.execute(sa.select(user_scope).where(user_scope.c.username == username)).all()
+            org_ids = [int(e.value) for e in entries if e.kind == "org"]
+            cats = [e.value for e in entries if e.kind == "category"]
+            scope = Scope(org_unit_ids=subtree_ids(conn, org_ids), categories=frozenset(cats) if cats else None)
+    return User(username=row.username, role=row.role, scope=scope, denied_metrics=spec.deny_metrics)
+
+
+def may(user: User, action: str) -> bool:
+    """Whether the user's role allows ``action`` (checked in lib, not only by hiding a button)."""
+    return action in roles()[Role(user.role)].actions
+
+
+def require(user: User, action: str) -> None:
+    if not may(user, action):
+        raise Forbidden(f"Your role ({user.role}) may not {action.replace('_', ' ')}.",
+                        f"您的角色（{user.role}）无权执行此操作：{action}。")
+
+
+def authenticate(engine: sa.Engine, username: str, password: str, source: str = "app",
+                 now: dt.datetime | None = None) -> User:
+    """Check a log-in; counts failures, locks after ``MAX_FAILED`` for ``LOCK_MINUTES``, audits both outcomes."""
+    now = now or _now()
+    error: AuthError | None = None
+    # Failures are committed before the error is raised: a rollback would erase the count and the audit.
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(users).where(users.c.username == username)).first()
+        if row is None:
+            audit.record(conn, username, "login_failed", username, {"reason": "unknown user"}, source)
+            error = AuthError("Wrong user name or password.", "用户名或密码错误。")
+        elif row.locked_until is not None and row.locked_until > now:
+            minutes = max(1, int((row.locked_until - now).total_seconds() // 60) + 1)
+            audit.record(conn, username, "login_failed", username, {"reason": "locked"}, source)
+            error = AuthError(f"Too many failed attempts: try again in {minutes} minute(s), or ask an admin.",
+                              f"登录失败次数过多：请 {minutes} 分钟后再试，或联系管理员。")
+        elif not row.active:
+            audit.record(conn, username, "login_failed", username, {"reason": "disabled"}, source)
+            error = AuthError("This account is disabled: ask an admin.", "该账户已停用，请联系管理员。")
+        elif not verify_password(password, row.password_hash):
+            failed = row.failed_attempts + 1
+            locked = now + dt.timedelta(minutes=LOCK_MINUTES) if failed >= MAX_FAILED else None
+            conn.execute(users.update().where(users.c.username == username)
+                         .values(failed_attempts=0 if locked else failed, locked_until=locked))
+            audit.record(conn, username, "login_failed", username,
+                         {"reason": "password", "locked": bool(locked)}, source)
+            error = AuthError("Wrong user name or password.", "用户名或密码错误。")
+        else:
+            conn.execute(users.update().where(users.c.username == username)
+                         .values(failed_attempts=0, locked_until=None))
+            audit.record(conn, username, "login", username, None, source)
+    if error is not None:
+        raise error
+    return load_user(engine, username)
+
+
+def replace_demo_users(conn: sa.Connection, specs: list[dict], password: str) -> int:
+    """(Re)create the demo users inside the caller's transaction; real users are left alone.
+
+    All demo users share one password, so one bcrypt hash serves them all.
+    """
+    demo_names = [r.username for r in conn.execute(sa.select(users.c.username).where(users.c.is_demo.is_(True)))]
+    if demo_names:
+        conn.execute(user_scope.delete().where(user_scope.c.username.in_(demo_names)))
+        conn.execute(users.delete().where(users.c.username.in_(demo_names)))
+    pw_hash, now = hash_password(password), _now()
+    for spec in specs:
+        name, r = _check_username(spec["username"]), _role(spec["role"])
+        conn.execute(users.insert().values(username=name, display_name=spec.get("name", name), password_hash=pw_hash,
+                                           role=r.value, active=True, is_demo=True, failed_attempts=0,
+                                           locked_until=None, created_at=now, updated_at=now))
+        _write_scope(conn, name, resolve_orgs(conn, list(spec.get("orgs") or ())), list(spec.get("categories") or ()))
+    return len(specs)
+
+
+def ensure_admin(engine: sa.Engine) -> str | None:
+    """On a store without users, create ``admin`` with a generated password and return it (print it once)."""
+    if has_users(engine):
+        return None
+    password = generate_password()
+    add_user(engine, "admin", Role.ADMIN.value, password, display_name="Administrator", source="init")
+    return password

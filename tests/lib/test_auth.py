@@ -1,0 +1,154 @@
+"""Users, passwords, lockout, roles, scopes and the audit log; and attempts to read outside a scope."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from lib import audit, auth, cli, demo, query
+from lib.errors import Forbidden, WorkbenchError
+from lib.spec import FilterSpec, QuerySpec, Sort, TimeRange
+from tests.conftest import DEMO_AS_OF
+
+PW = "yecai-demo-2026"
+Y2025 = TimeRange(dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+
+
+@pytest.fixture
+def store_with_users(empty_engine):
+    demo.build(empty_engine, rows=3_000, as_of=DEMO_AS_OF)
+    return empty_engine
+
+
+def test_passwords_are_bcrypt_hashes_never_plain_text(store_with_users):
+    with store_with_users.connect() as conn:
+        hashes = conn.execute(sa.select(auth.users.c.password_hash)).scalars().all()
+    assert len(hashes) == 5 and all(h.startswith("$2b$") and PW not in h for h in hashes)
+    with pytest.raises(WorkbenchError, match="at least 10 characters"):
+        auth.add_user(store_with_users, "shorty", "finance", "short")
+
+
+def test_wrong_password_lockout_and_disabled_account(store_with_users):
+    e = store_with_users
+    now = dt.datetime(2026, 11, 24, 9, 0)
+    for _ in range(auth.MAX_FAILED):
+        with pytest.raises(auth.AuthError, match="Wrong user name or password"):
+            auth.authenticate(e, "demo_west", "not-the-password", now=now)
+    with pytest.raises(auth.AuthError, match="try again in 15 minute"):
+        auth.authenticate(e, "demo_west", PW, now=now + dt.timedelta(seconds=5))  # even the right one
+    assert auth.authenticate(e, "demo_west", PW, now=now + dt.timedelta(minutes=16)).role == "dept_head"
+    auth.set_active(e, "demo_east", False, actor="demo_admin")
+    with pytest.raises(auth.AuthError, match="disabled"):
+        auth.authenticate(e, "demo_east", PW)
+    with pytest.raises(Forbidden):
+        auth.load_user(e, "demo_east")
+    with pytest.raises(auth.AuthError, match="Wrong user name or password"):  # no hint that the user doesn't exist
+        auth.authenticate(e, "nobody", PW)
+
+
+def test_every_audited_action_is_recorded(store_with_users):
+    e = store_with_users
+    auth.authenticate(e, "demo_finance", PW)
+    with pytest.raises(auth.AuthError):
+        auth.authenticate(e, "demo_finance", "wrong-password!")
+    auth.add_user(e, "ann", "dept_head", "a-long-password", orgs=["R10"], actor="demo_admin")
+    auth.set_scope(e, "ann", ["R20"], actor="demo_admin")
+    auth.reset_password(e, "ann", "another-long-one", actor="demo_admin")
+    auth.set_role(e, "ann", "viewer", actor="demo_admin")
+    auth.set_active(e, "ann", False, actor="demo_admin")
+    from lib import metric_store
+    m = metric_store.load_model(e)[0].metric("revenue").to_dict()
+    metric_store.save(e, {**m, "description": "改了口径"}, "demo_finance", "wording")
+    actions = audit.entries(e)["action"].tolist()
+    for action in ("login", "login_failed", "user_create", "scope_change", "password_reset", "user_update",
+                   "user_disable", "metric_edit"):
+        assert action in actions, action
+    entry = audit.entries(e, action="metric_edit").iloc[0]
+    assert (entry["username"], entry["target"]) == ("demo_finance", "revenue")
+
+
+def test_a_region_covers_its_subtree_and_only_it(store_with_users):
+    e = store_with_users
+    east = auth.load_user(e, "demo_east")
+    mine = query.run(e, QuerySpec(("revenue", "opex", "ar_balance", "inventory_value"), ("region",),
+                                  time_range=Y2025), user=east)
+    assert mine["region"].tolist() == ["华东大区"]
+    everyone = query.run(e, QuerySpec(("revenue", "opex", "ar_balance", "inventory_value"), ("region",),
+                                      time_range=Y2025)).set_index("region").loc["华东大区"]
+    for col in ("revenue", "opex", "ar_balance", "inventory_value"):
+        assert mine[col].iloc[0] == pytest.approx(everyone[col])
+    # "company total" for a dept head is their scope's total
+    total = query.run(e, QuerySpec(("revenue",), time_range=Y2025), user=east)["revenue"].iloc[0]
+    assert total == pytest.approx(everyone["revenue"])
+
+
+@pytest.mark.parametrize("spec", [
+    QuerySpec(("revenue",), ("region",), (FilterSpec("region", "in", ("西部大区",)),), Y2025),
+    QuerySpec(("revenue",), ("department",), (FilterSpec("department", "eq", ("西部经销部",)),), Y2025),
+    QuerySpec(("revenue",), ("customer",), (FilterSpec("region", "not_in", ("华东大区",)),), Y2025),
+    QuerySpec(("opex",), ("region",), (FilterSpec("region", "in", ("总部",)),), Y2025),
+    QuerySpec(("revenue",), ("region",), (FilterSpec("region", "in", ("华东大区' OR '1'='1",)),), Y2025),
+    QuerySpec(("revenue_yoy", "dso", "budget_execution"), ("region", "quarter"), time_range=Y2025,
+              sort=(Sort("region", True),), limit=3),
+])
+def test_a_dept_head_never_gets_a_row_of_another_region(store_with_users, spec):
+    east = auth.load_user(store_with_users, "demo_east")
+    df = query.run(store_with_users, spec, user=east)
+    if "region" in df.columns:
+        assert set(df["region"].dropna()) <= {"华东大区"}
+    values = df.drop(columns=[c for c in df.columns if c in ("region", "department", "customer", "quarter")])
+    if "region" not in df.columns or df.empty:
+        assert values.fillna(0).eq(0).all().all() or df.empty
+
+
+def test_the_viewer_role_is_denied_costs_everywhere(store_with_users):
+    viewer = auth.load_user(store_with_users, "demo_viewer")
+    for metric in ("cogs", "gross_profit", "gross_margin", "operating_profit", "actual", "budget_variance"):
+        with pytest.raises(Forbidden):
+            query.compile(QuerySpec((metric,), time_range=Y2025), viewer)
+    assert query.run(store_with_users, QuerySpec(("revenue",), time_range=Y2025), user=viewer)["revenue"].iloc[0] > 0
+
+
+def test_roles_are_checked_in_lib(store_with_users):
+    finance, east = (auth.load_user(store_with_users, u) for u in ("demo_finance", "demo_east"))
+    auth.require(finance, "edit_metrics")
+    with pytest.raises(Forbidden, match="may not edit metrics"):
+        auth.require(east, "edit_metrics")
+    assert not auth.may(finance, "manage_users") and auth.may(auth.load_user(store_with_users, "demo_admin"), "manage_users")
+
+
+def test_cli_users_and_query_as(store_with_users, monkeypatch, capsys):
+    url = store_with_users.url.render_as_string(hide_password=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-long-password\n"))
+    assert cli.main(["--url", url, "users", "add", "lin", "--role", "dept_head", "--scope", "西部大区",
+                     "--password-stdin"]) == 0
+    assert "added lin (dept_head)" in capsys.readouterr().out
+    assert cli.main(["--url", url, "query", "--as", "lin", "--metric", "revenue", "--by", "region",
+                     "--from", "2025", "--to", "2025", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["region"] for r in rows] == ["西部大区"]
+    # a filter naming another region, typed by hand, finds nothing
+    assert cli.main(["--url", url, "query", "--as", "lin", "--metric", "revenue", "--by", "region",
+                     "--where", "region=华东大区", "--from", "2025", "--to", "2025", "--format", "csv"]) == 0
+    assert pd.read_csv(io.StringIO(capsys.readouterr().out)).empty
+    assert cli.main(["--url", url, "users", "add", "xy", "--role", "dept_head", "--scope", "华东"]) == 2
+    assert "Did you mean: 华东大区" in capsys.readouterr().err
+    assert cli.main(["--url", url, "users", "disable", "lin"]) == 0
+    capsys.readouterr()
+    assert cli.main(["--url", url, "query", "--as", "lin", "--metric", "revenue"]) == 2
+    assert "No active user 'lin'" in capsys.readouterr().err
+    assert "query_as" in audit.entries(store_with_users)["action"].tolist()
+
+
+def test_init_creates_an_admin_with_a_generated_password_once(empty_engine, capsys):
+    url = empty_engine.url.render_as_string(hide_password=False)
+    assert cli.main(["--url", url, "init"]) == 0
+    out = capsys.readouterr().out
+    password = out.split("password: ")[1].split()[0]
+    assert len(password) >= 16 and auth.authenticate(empty_engine, "admin", password).role == "admin"
+    assert cli.main(["--url", url, "init"]) == 0
+    assert "password" not in capsys.readouterr().out
