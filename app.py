@@ -31,6 +31,12 @@ with st.sidebar:
     st.radio(i18n.t("app.language", sh.lang()), i18n.LANGS, format_func=i18n.LANG_NAMES.get,
              key="lang", horizontal=True)
 
+user = sh.gate()  # stops the run with the log-in form until someone is logged in
+with st.sidebar:
+    st.caption(sh.t("login.as", name=user.username, role=user.role))
+    st.caption(sh.scope_label(user))
+sh.logout_button()
+
 pages = {
     sh.t("nav.section.analysis"): [
         st.Page("pages/overview.py", title=sh.t("nav.overview"), icon=":material/dashboard:",

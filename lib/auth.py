@@ -117,7 +117,8 @@ def verify_password(password: str, password_hash: str) -> bool:
 # ---- users ----------------------------------------------------------------------------------------
 
 def _check_username(username: str) -> str:
-    name = (username or "").strip()
+    # Lower case: streamlit-authenticator lower-cases what people type.
+    name = (username or "").strip().lower()
     if not re.fullmatch(r"[A-Za-z0-9_.@-]{2,64}", name):
         raise WorkbenchError(f"User names use 2–64 letters, digits and _ . @ -, got {username!r}.",
                              f"用户名须为 2–64 个字母、数字或 _ . @ -，收到 {username!r}。")
@@ -190,6 +191,7 @@ def set_scope(engine: sa.Engine, username: str, orgs: list[str], categories: lis
         if not roles()[Role(row.role)].all_data and not orgs:
             raise WorkbenchError("A scoped role needs at least one org unit.", "受限角色至少需要一个组织。")
         _write_scope(conn, username, resolve_orgs(conn, list(orgs)), list(categories))
+        conn.execute(users.update().where(users.c.username == username).values(updated_at=_now()))
         audit.record(conn, actor, "scope_change", username, {"orgs": list(orgs), "categories": list(categories)}, source)
 
 
@@ -224,13 +226,16 @@ def list_users(engine: sa.Engine) -> list[dict]:
     with engine.connect() as conn:
         rows = conn.execute(sa.select(users).order_by(users.c.username)).all()
         scopes = conn.execute(sa.select(user_scope)).all()
-        codes = dict(conn.execute(sa.select(schema.org_unit.c.id, schema.org_unit.c.code)).all())
+        units = {r.id: r for r in conn.execute(sa.select(schema.org_unit.c.id, schema.org_unit.c.code,
+                                                            schema.org_unit.c.name)).all()}
     out = []
     for r in rows:
-        orgs = [codes.get(int(s.value), s.value) for s in scopes if s.username == r.username and s.kind == "org"]
+        ids = [int(s.value) for s in scopes if s.username == r.username and s.kind == "org"]
         cats = [s.value for s in scopes if s.username == r.username and s.kind == "category"]
         out.append({"username": r.username, "display_name": r.display_name, "role": r.role, "active": r.active,
-                    "demo": r.is_demo, "locked_until": r.locked_until, "orgs": orgs, "categories": cats})
+                    "demo": r.is_demo, "locked_until": r.locked_until,
+                    "orgs": [units[i].code if i in units else str(i) for i in ids],
+                    "org_names": [units[i].name if i in units else str(i) for i in ids], "categories": cats})
     return out
 
 
@@ -345,3 +350,14 @@ def ensure_admin(engine: sa.Engine) -> str | None:
     password = generate_password()
     add_user(engine, "admin", Role.ADMIN.value, password, display_name="Administrator", source="init")
     return password
+
+
+def credentials(engine: sa.Engine) -> dict:
+    """The dict streamlit-authenticator is built from: active, unlocked users only (their cookies stop working
+    when they are disabled or locked)."""
+    now = _now()
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(users).where(users.c.active.is_(True))).all()
+    return {"usernames": {r.username: {"name": r.display_name, "password": r.password_hash, "roles": [r.role],
+                                       "email": f"{r.username}@localhost"}
+                          for r in rows if r.locked_until is None or r.locked_until <= now}}

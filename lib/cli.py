@@ -12,7 +12,7 @@ import json
 
 import pandas as pd
 
-from lib import audit, auth, demo, fmt, metric_store, query, semantic, store
+from lib import audit, auth, demo, fmt, metric_store, query, secrets_file, semantic, store
 from lib.errors import WorkbenchError
 from lib.spec import Comparison, FilterSpec, QuerySpec, Sort, TimeRange
 
@@ -149,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.demo_if_empty and not any(store.row_counts(engine).values()):
                 print(f"building the demo company ({args.rows:,} sales lines)…", flush=True)
                 _print_demo(demo.build(engine, rows=args.rows))
+            if secrets_file.ensure_cookie_key():
+                print("wrote a new log-in cookie key to .streamlit/secrets.toml (git-ignored)")
             password = auth.ensure_admin(engine)
             if password:
                 print(f"created user 'admin' with password: {password}\n"
@@ -219,7 +221,7 @@ def _users(engine, args) -> int:
     if args.action == "list":
         rows = auth.list_users(engine)
         df = pd.DataFrame(rows, columns=["username", "display_name", "role", "active", "demo", "locked_until",
-                                         "orgs", "categories"])
+                                         "orgs", "categories"])  # codes: what --scope takes
         df["orgs"] = df["orgs"].map(lambda v: ",".join(map(str, v)))
         df["categories"] = df["categories"].map(",".join)
         print(df.to_string(index=False) if len(df) else "(no users)")

@@ -145,6 +145,20 @@ MESSAGES: dict[str, dict[str, str]] = {
     "metrics.restore.help": {"zh": "恢复会把旧版本另存为新版本，历史不会丢失。",
                              "en": "A restore saves the old version as a new one; no history is lost."},
     "error.store": {"zh": "无法读取数据", "en": "Cannot read the data"},
+    "metrics.edit.readonly": {"zh": "您的角色可以查看指标，但不能修改；修改由财务或管理员进行。",
+                              "en": "Your role can read metrics but not change them; finance or an admin can."},
+    "login.title": {"zh": "登录业财分析工作台", "en": "Log in to Yecai Workbench"},
+    "login.username": {"zh": "用户名", "en": "User name"},
+    "login.password": {"zh": "密码", "en": "Password"},
+    "login.submit": {"zh": "登录", "en": "Log in"},
+    "login.logout": {"zh": "退出登录", "en": "Log out"},
+    "login.as": {"zh": "{name}（{role}）", "en": "{name} ({role})"},
+    "login.scope_all": {"zh": "数据范围：全部", "en": "Data scope: all"},
+    "login.scope": {"zh": "数据范围：{units}（合计为该范围合计）", "en": "Data scope: {units} (totals are this scope's)"},
+    "login.no_users": {"zh": "还没有用户。运行 `make run` 或 `python -m lib.cli init` 创建管理员（密码只显示一次），"
+                                 "或 `python -m lib.cli users add 用户名 --role admin --password-stdin`。",
+                       "en": "No users yet. Run `make run` or `python -m lib.cli init` to create an admin (the password "
+                             "is shown once), or `python -m lib.cli users add NAME --role admin --password-stdin`."},
 }
 
 

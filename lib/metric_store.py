@@ -90,11 +90,15 @@ def history(engine: sa.Engine, metric_id: str, model: SemanticModel | None = Non
 
 
 def save(engine: sa.Engine, definition: dict, author: str, note: str = "", model: SemanticModel | None = None,
-         action: str = "edit") -> Version:
+         action: str = "edit", user=None) -> Version:
     """Validate ``definition`` with the whole model and store it as the metric's next version.
 
-    Raises :class:`SemanticError` listing every problem; nothing is written then.
+    Raises :class:`SemanticError` listing every problem; nothing is written then. With ``user``
+    (the app passes the logged-in one), the role must allow editing metrics.
     """
+    if user is not None:
+        from lib import auth
+        auth.require(user, "edit_metrics")
     if not author.strip():
         raise WorkbenchError("An edit needs its author.", "修改需要注明修改人。")
     model = model or load_model(engine)[0]
@@ -114,12 +118,14 @@ def save(engine: sa.Engine, definition: dict, author: str, note: str = "", model
     return Version(metric.id, version, stored, action, author.strip(), note.strip() or None, now)
 
 
-def restore(engine: sa.Engine, metric_id: str, version: int, author: str, model: SemanticModel | None = None) -> Version:
+def restore(engine: sa.Engine, metric_id: str, version: int, author: str, model: SemanticModel | None = None,
+            user=None) -> Version:
     """Make an earlier version current again, as a new version."""
     old = next((v for v in history(engine, metric_id) if v.version == version), None)
     if old is None:
         raise WorkbenchError(f"Metric '{metric_id}' has no version {version}.", f"指标“{metric_id}”没有版本 {version}。")
-    return save(engine, old.definition, author, note=f"restore version {version}", model=model, action="restore")
+    return save(engine, old.definition, author, note=f"restore version {version}", model=model, action="restore",
+                user=user)
 
 
 def changes(old: dict, new: dict) -> list[tuple[str, object, object]]:

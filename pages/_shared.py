@@ -7,12 +7,16 @@ import streamlit as st
 import json
 
 import pandas as pd
+import streamlit_authenticator as stauth
 
-from lib import config, i18n, metric_store, metric_view, overview, query, store
-from lib.errors import WorkbenchError
+from lib import auth, config, i18n, metric_store, metric_view, overview, query, secrets_file, store
+from lib.access import User
+from lib.errors import Forbidden, WorkbenchError
 from lib.schema import app_import_batch
 from lib.semantic import SemanticModel
 from lib.spec import QuerySpec
+
+COOKIE = "yecai_auth"
 
 
 def lang() -> str:
@@ -67,19 +71,115 @@ def skipped_edits() -> list:
     return _model(config.store_url(), metrics_version())[1]
 
 
+def users_version() -> str:
+    """Changes with any user, role or scope change, so cached reads re-apply scopes."""
+    with engine().connect() as conn:
+        n, last = conn.execute(sa.select(sa.func.count(), sa.func.max(auth.users.c.updated_at))).one()
+    return f"{n}:{last}"
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
-def _run(url: str, spec_json: str, data: str, metrics: str) -> pd.DataFrame:
-    return query.run(_engine(url), QuerySpec.from_json(spec_json), model=_model(url, metrics)[0])
+def _run(url: str, spec_json: str, data: str, metrics: str, username: str, users: str) -> pd.DataFrame:
+    user = auth.load_user(_engine(url), username)
+    return query.run(_engine(url), QuerySpec.from_json(spec_json), user=user, model=_model(url, metrics)[0])
 
 
-def run(spec: QuerySpec) -> pd.DataFrame:
-    """Every figure a page shows: ``lib.query`` through one cache keyed by spec, data and metric versions."""
-    return _run(config.store_url(), spec.to_json(), data_version(), metrics_version())
+def run(spec: QuerySpec, as_user: str | None = None) -> pd.DataFrame:
+    """Every figure a page shows: ``lib.query`` within the logged-in user's scope (or, for admins,
+    ``as_user``'s), through one cache keyed by spec, data, metric and user versions."""
+    username = current_user().username
+    if as_user is not None and as_user != username:
+        auth.require(current_user(), "manage_users")
+        username = as_user
+    return _run(config.store_url(), spec.to_json(), data_version(), metrics_version(), username, users_version())
 
 
-def overview_figures() -> overview.Overview | None:
-    """The Overview, from cached compiled queries."""
-    return overview.build(run)
+def overview_figures(as_user: str | None = None) -> overview.Overview | None:
+    """The Overview, from cached compiled queries, as the logged-in user sees it (or ``as_user``)."""
+    return overview.build(lambda spec: run(spec, as_user))
+
+
+# ---- log-in ------------------------------------------------------------------------------------
+
+def current_user() -> User:
+    """The logged-in user, reloaded from the store every run (a disabled user is logged out)."""
+    user = st.session_state.get("_user")
+    if user is None:
+        raise Forbidden("Not logged in.", "未登录。")
+    return user
+
+
+def scope_label(user: User) -> str:
+    """'全部数据' or the org units a scoped user sees (their totals are these units' totals)."""
+    if user.scope is None:
+        return t("login.scope_all")
+    names = [u["org_names"] for u in auth.list_users(engine()) if u["username"] == user.username]
+    return t("login.scope", units="、".join(names[0]) if names else "—")
+
+
+def gate() -> User:
+    """Log-in: the cookie re-logs in; otherwise our form (lockout and audit in lib.auth). Stops the run until then."""
+    try:
+        key = secrets_file.cookie_key()
+        if not auth.has_users(engine()):
+            st.info(t("login.no_users"))
+            st.stop()
+    except WorkbenchError as exc:
+        st.error(exc.message(lang()))
+        st.stop()
+    authenticator = stauth.Authenticate(auth.credentials(engine()), COOKIE, key, 7, login_sleep_time=0)
+    ss = st.session_state
+    # The cookie is written by a hidden component: a rerun in the same run drops it, so repeat it once.
+    if ss.pop("_set_cookie", False):
+        authenticator.cookie_controller.set_cookie()
+    if ss.pop("_delete_cookie", False):
+        authenticator.cookie_controller.delete_cookie()
+    else:
+        authenticator.login(location="unrendered")  # re-login from a valid cookie, no form
+    if ss.get("authentication_status") and ss.get("username"):
+        try:
+            ss["_user"] = auth.load_user(engine(), ss["username"])
+        except Forbidden:
+            _logout(authenticator)
+        ss["_authenticator"] = authenticator
+        return ss["_user"]
+    ss.pop("_user", None)
+    _login_form(authenticator)
+    st.stop()
+
+
+def _login_form(authenticator) -> None:
+    with st.form("login_form"):
+        st.subheader(t("login.title"))
+        username = st.text_input(t("login.username"), key="login_username")
+        password = st.text_input(t("login.password"), type="password", key="login_password")
+        submitted = st.form_submit_button(t("login.submit"))
+    if not submitted:
+        return
+    try:
+        user = auth.authenticate(engine(), (username or "").strip().lower(), password or "", source="app")
+    except auth.AuthError as exc:
+        st.error(exc.message(lang()))
+        return
+    st.session_state.update(authentication_status=True, username=user.username, name=user.username, logout=None,
+                            _user=user, _set_cookie=True)
+    authenticator.cookie_controller.set_cookie()
+    st.rerun()
+
+
+def _logout(authenticator) -> None:
+    from lib import audit
+    audit.record(engine(), st.session_state.get("username"), "logout", st.session_state.get("username"), None, "app")
+    authenticator.logout(location="unrendered")
+    for k in ("_user", "login_username", "login_password"):
+        st.session_state.pop(k, None)
+    st.session_state["_delete_cookie"] = True
+    st.rerun()
+
+
+def logout_button() -> None:
+    if st.sidebar.button(t("login.logout"), key="logout_button"):
+        _logout(st.session_state["_authenticator"])
 
 
 def explain(spec: QuerySpec, key: str) -> None:

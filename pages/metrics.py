@@ -4,7 +4,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from lib import i18n, metric_store
+from lib import auth, i18n, metric_store
 from lib import metric_view as mv
 from lib.errors import WorkbenchError
 from lib.semantic import Direction, Format, MetricType, SemanticError, Status, TimeAgg
@@ -12,6 +12,7 @@ from pages import _shared as sh
 
 lang = sh.lang()
 ss = st.session_state
+can_edit = auth.may(sh.current_user(), "edit_metrics")
 FIELDS = ("label_zh", "label_en", "description", "owner", "status", "format", "decimals", "direction")
 
 
@@ -54,12 +55,12 @@ def _save(mid: str) -> None:
     new = mv.definition({**m.to_dict(), "subject": m.subject},
                         {f: ss.get(p + f) for f in (*FIELDS, *mv.FORMULA_FIELDS[m.type])})
     _write(lambda: metric_store.save(sh.engine(), new, ss.get(p + "author") or "", ss.get(p + "note") or "",
-                                     model=sh.model()), mid, p)
+                                     model=sh.model(), user=sh.current_user()), mid, p)
 
 
 def _restore(mid: str, version: int) -> None:
     _write(lambda: metric_store.restore(sh.engine(), mid, version, ss.get("metrics_restore_author") or "",
-                                        model=sh.model()), mid, f"metrics_edit_{mid}_")
+                                        model=sh.model(), user=sh.current_user()), mid, f"metrics_edit_{mid}_")
 
 
 def _create() -> None:
@@ -72,7 +73,7 @@ def _create() -> None:
     new = mv.definition({"id": mid, "type": mtype.value, "subject": ss.get(p + "subject")},
                         {f: ss.get(p + f) for f in (*FIELDS, *extra)})
     ok = _write(lambda: metric_store.save(sh.engine(), new, ss.get(p + "author") or "", ss.get(p + "note") or "",
-                                          model=sh.model(), action="create"), mid, p)
+                                          model=sh.model(), action="create", user=sh.current_user()), mid, p)
     if ok:
         ss.update(metrics_pick=mid, metrics_search="", metrics_subject="", metrics_owner="", metrics_status="")
 
@@ -120,6 +121,8 @@ def _author_fields(p: str) -> None:
 
 
 def _create_section() -> None:
+    if not can_edit:
+        return
     with st.expander(t("metrics.new.title")):
         types = [x.value for x in MetricType]
         mtype = MetricType(st.selectbox(t("metrics.field.type"), types, key="metrics_new_type",
@@ -245,13 +248,16 @@ with trend:
 
 with edit:
     p, d = f"metrics_edit_{mid}_", m.to_dict()
-    with st.form("metrics_edit_form"):
-        _common_fields(p, d)
-        _formula_fields(p, m.type, d, [x for x in model.metrics if x != mid])
-        st.caption(t("metrics.edit.kept"))
-        _author_fields(p)
-        st.form_submit_button(t("metrics.edit.submit"), key="metrics_edit_submit", on_click=_save, args=(mid,),
-                              type="primary")
+    if not can_edit:
+        st.info(t("metrics.edit.readonly"))
+    else:
+        with st.form("metrics_edit_form"):
+            _common_fields(p, d)
+            _formula_fields(p, m.type, d, [x for x in model.metrics if x != mid])
+            st.caption(t("metrics.edit.kept"))
+            _author_fields(p)
+            st.form_submit_button(t("metrics.edit.submit"), key="metrics_edit_submit", on_click=_save, args=(mid,),
+                                  type="primary")
 
 with history:
     st.dataframe(pd.DataFrame([{t("metrics.history.version"): r.version,
@@ -259,7 +265,7 @@ with history:
                                 t("metrics.field.author"): r.author, t("metrics.history.time"): r.time,
                                 t("metrics.field.note"): r.note, t("metrics.history.changes"): r.fields}
                                for r in mv.history_rows(hist)]), hide_index=True)
-    if len(hist) > 1:
+    if len(hist) > 1 and can_edit:
         st.text_input(t("metrics.field.author"), key="metrics_restore_author", help=t("metrics.restore.help"))
         for v in hist[1:]:
             st.button(t("metrics.restore", version=v.version), key=f"metrics_restore_{mid}_{v.version}",

@@ -38,7 +38,8 @@ def server(tmp_path_factory):
     demo.build(engine, rows=DEMO_ROWS, seed=DEMO_SEED, as_of=DEMO_AS_OF)
     engine.dispose()
     port = _free_port()
-    env = {**os.environ, "WORKBENCH_DB_URL": f"duckdb:///{path}"}
+    env = {**os.environ, "WORKBENCH_DB_URL": f"duckdb:///{path}",
+           "WORKBENCH_COOKIE_KEY": "e2e-only-cookie-key-0123456789abcdef"}
     log = open(Path(path).with_suffix(".log"), "w")
     proc = subprocess.Popen([sys.executable, "app.py", "--server.port", str(port), "--server.headless", "true",
                              "--server.fileWatcherType", "none"], cwd=config.ROOT, env=env,
@@ -85,3 +86,12 @@ def settle(pg) -> None:
     """Wait until the app's rerun has finished (a click sent during a rerun can be lost)."""
     pg.wait_for_timeout(300)
     pg.wait_for_selector(IDLE, timeout=30_000)
+
+
+def login(pg, base: str, user: str = "demo_finance", password: str = "yecai-demo-2026") -> None:
+    """Log in through the form as a person would."""
+    pg.goto(base)
+    pg.get_by_label("用户名").fill(user)
+    pg.get_by_label("密码").fill(password)
+    pg.get_by_role("button", name="登录").click()
+    settle(pg)

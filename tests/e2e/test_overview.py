@@ -1,12 +1,12 @@
 """The Overview in a real browser: the figures, the chart's marks, and the language switch."""
 from __future__ import annotations
 
-from tests.e2e.conftest import settle
+from tests.e2e.conftest import login, settle
 
 
 def test_first_visit_shows_five_figures_and_24_bars_and_switches_language(server, page):
     # The first session of a fresh server: where Streamlit's v1 pages/ router used to lose the click.
-    page.goto(server)
+    login(page, server)
     page.wait_for_selector('[data-testid="stMetric"]', timeout=30_000)
     settle(page)
     assert page.locator("h1").first.inner_text() == "经营概览"
@@ -27,6 +27,9 @@ def test_first_visit_shows_five_figures_and_24_bars_and_switches_language(server
 
 def test_a_page_url_cannot_bypass_the_router(server, page):
     # Only app.py decides what runs: a pages/ file name in the URL is not a way around it.
+    login(page, server)
+    page.wait_for_selector('[data-testid="stMetric"]', timeout=30_000)
+    page.wait_for_timeout(1000)  # the cookie is written by a hidden component
     page.goto(f"{server}/_shared")
     page.wait_for_selector('[data-testid="stMetric"]', timeout=30_000)
     settle(page)

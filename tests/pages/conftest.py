@@ -17,3 +17,31 @@ def _no_v1_pages_router(monkeypatch):
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+DEMO_PASSWORD = "yecai-demo-2026"
+
+
+@pytest.fixture(autouse=True)
+def _cookie_key(monkeypatch):
+    """The app refuses to start without a cookie key; tests use a throw-away one."""
+    monkeypatch.setenv("WORKBENCH_COOKIE_KEY", "test-only-cookie-key-0123456789abcdef")
+
+
+def open_app(monkeypatch, url: str, user: str | None = "demo_finance", lang: str = "zh",
+             password: str = DEMO_PASSWORD):
+    """The app on ``url``, logged in through its form as ``user`` (None: stay at the log-in form)."""
+    from streamlit.testing.v1 import AppTest
+
+    from lib import config
+    monkeypatch.setenv("WORKBENCH_DB_URL", url)
+    at = AppTest.from_file(str(config.ROOT / "app.py"), default_timeout=60)
+    at.session_state["lang"] = lang
+    at.run()
+    if user is not None:
+        at.text_input(key="login_username").input(user)
+        at.text_input(key="login_password").input(password)
+        at.button[0].click().run()
+        assert not at.exception, at.exception
+        assert not at.error, [e.value for e in at.error]
+    return at

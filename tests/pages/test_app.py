@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import pytest
-from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1 import AppTest  # noqa: F401  (type of what open_app returns)
 
-from lib import config, fmt
+from lib import fmt
+from tests.pages.conftest import open_app
 from tests import expected
 
 KPIS = ("revenue", "gross_profit", "gross_margin", "opex", "operating_profit")
 
 
-def _app(monkeypatch, url: str) -> AppTest:
-    monkeypatch.setenv("WORKBENCH_DB_URL", url)
-    return AppTest.from_file(str(config.ROOT / "app.py"), default_timeout=60)
+def _app(monkeypatch, url: str, user: str | None = "demo_finance") -> AppTest:
+    return open_app(monkeypatch, url, user)
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -51,9 +51,9 @@ def test_language_switch_changes_the_whole_page(monkeypatch, demo_url):
 
 
 def test_an_empty_store_says_how_to_fill_it(monkeypatch, empty_url):
-    at = _app(monkeypatch, empty_url).run()
+    at = _app(monkeypatch, empty_url, user=None).run()
     assert not at.exception
-    assert "lib.cli demo" in at.info[0].value
+    assert "lib.cli init" in at.info[0].value  # no users yet: how to create the first admin
 
 
 def test_a_locked_store_is_an_error_message_not_a_traceback(monkeypatch, tmp_path):
@@ -66,7 +66,7 @@ def test_a_locked_store_is_an_error_message_not_a_traceback(monkeypatch, tmp_pat
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "ready"
-        at = _app(monkeypatch, f"duckdb:///{path}").run()
+        at = _app(monkeypatch, f"duckdb:///{path}", user=None).run()
         assert not at.exception
         assert "另一个进程" in at.error[0].value and "WORKBENCH_DB_URL" in at.error[0].value
     finally:

@@ -6,16 +6,15 @@ import datetime as dt
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import config, demo, metric_store, semantic, store
+from tests.pages.conftest import open_app
+
+from lib import demo, metric_store, semantic, store
 
 SEED = semantic.load()
 
 
 def _app(monkeypatch, url: str, lang: str = "zh") -> AppTest:
-    monkeypatch.setenv("WORKBENCH_DB_URL", url)
-    at = AppTest.from_file(str(config.ROOT / "app.py"), default_timeout=60)
-    at.session_state["lang"] = lang
-    at.run()
+    at = open_app(monkeypatch, url, "demo_finance", lang)
     at.switch_page("pages/metrics.py").run()
     assert not at.exception
     return at
@@ -60,6 +59,11 @@ def test_the_page_renders_with_a_trend_and_its_sql(monkeypatch, demo_url, lang, 
 
 
 def test_an_empty_store_still_lists_the_metrics_and_says_there_is_no_trend(monkeypatch, empty_url):
+    from lib import auth
+    engine = store.get_engine(empty_url)
+    store.init_schema(engine)
+    auth.add_user(engine, "demo_finance", "finance", "yecai-demo-2026")  # a store with a user and no data
+    engine.dispose()
     at = _app(monkeypatch, empty_url)
     assert len(_listed(at)) == len(SEED.metrics)
     assert not at.get("vega_lite_chart") and "没有数据" in at.info[0].value
@@ -173,3 +177,21 @@ def test_a_new_ratio_metric_can_be_created(monkeypatch, own_url, own_engine):
     assert at.selectbox(key="metrics_pick").value == "cogs_ratio"
     assert "营业成本 ÷ 营业收入。" in _text(at) and len(at.get("vega_lite_chart")) == 1
     assert [(v.version, v.action) for v in metric_store.history(own_engine, "cogs_ratio")] == [(1, "create")]
+
+
+def test_a_dept_head_reads_but_cannot_edit_and_lib_refuses_too(monkeypatch, own_url):
+    from lib import auth
+    from lib.errors import Forbidden
+    at = open_app(monkeypatch, own_url, "demo_east")
+    at.switch_page("pages/metrics.py").run()
+    assert not at.exception
+    assert "不能修改" in " ".join(i.value for i in at.info)
+    assert not [b for b in at.button if b.key and b.key.startswith("metrics_restore_")]
+    assert at.dataframe[-1].value.shape[0] >= 1  # the history table is still shown
+    engine = store.get_engine(own_url)
+    east = auth.load_user(engine, "demo_east")
+    m = metric_store.load_model(engine)[0].metric("revenue").to_dict()
+    with pytest.raises(Forbidden, match="may not edit metrics"):
+        metric_store.save(engine, {**m, "description": "x"}, "demo_east", user=east)
+    assert [v.version for v in metric_store.history(engine, "revenue")] == [0]
+    engine.dispose()
