@@ -300,7 +300,7 @@ def authenticate(engine: sa.Engine, username: str, password: str, source: str = 
             audit.record(conn, username, "login_failed", username, {"reason": "unknown user"}, source)
             error = AuthError("Wrong user name or password.", "用户名或密码错误。")
         elif row.locked_until is not None and row.locked_until > now:
-            minutes = max(1, int((row.locked_until - now).total_seconds() // 60) + 1)
+            minutes = max(1, -(-int((row.locked_until - now).total_seconds()) // 60))  # rounded up
             audit.record(conn, username, "login_failed", username, {"reason": "locked"}, source)
             error = AuthError(f"Too many failed attempts: try again in {minutes} minute(s), or ask an admin.",
                               f"登录失败次数过多：请 {minutes} 分钟后再试，或联系管理员。")

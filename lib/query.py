@@ -25,7 +25,7 @@ from lib import db, schema, semantic
 from lib.access import User
 from lib.errors import Forbidden
 from lib.semantic import DatasetKind, Metric, MetricType, SemanticModel, TimeAgg
-from lib.spec import Comparison, InvalidSpec, QuerySpec
+from lib.spec import Comparison, InvalidSpec, QuerySpec, Sort
 
 Offset = tuple[int, int]  # (months, days) to move a period forward
 NO_OFFSET: Offset = (0, 0)
@@ -743,6 +743,24 @@ def run(engine: sa.Engine, spec: QuerySpec, user: User | None = None, model: Sem
         if grain in df.columns:
             df[grain] = pd.to_datetime(df[grain])
     return df
+
+
+def dimension_values(engine: sa.Engine, dimension: str, user: User | None = None,
+                     model: SemanticModel | None = None, limit: int = 10_000) -> list:
+    """The values of a dimension a user may pick in a filter: only those with rows in their scope.
+
+    Asked through the compiler (a row count of a dataset that has the dimension), so the scope
+    applies exactly as it does to figures.
+    """
+    model = model or default_model()
+    model.dimension(dimension)
+    for m in model.metrics.values():
+        if (m.type is MetricType.SIMPLE and not m.filters and dimension in model.datasets[m.dataset].dimensions
+                and model.datasets[m.dataset].kind is DatasetKind.FLOW
+                and (user is None or user.may_see_metric(m.id, model))):
+            df = run(engine, QuerySpec((m.id,), (dimension,), sort=(Sort(dimension),), limit=limit), user, model)
+            return [v for v in df[dimension].tolist() if v is not None and not pd.isna(v)]
+    raise InvalidSpec(f"No dataset you may read has the dimension '{dimension}'.", f"没有可读的数据集包含维度“{dimension}”。")
 
 
 def sql_text(spec: QuerySpec, engine: sa.Engine, user: User | None = None, model: SemanticModel | None = None) -> str:

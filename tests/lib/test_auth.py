@@ -181,3 +181,35 @@ def test_every_metric_for_a_dept_head_is_exactly_their_regions_figures(demo_engi
                                                   (FilterSpec("region", "in", ("华东大区",)),), Y2025, spec.comparison))
         pd.testing.assert_frame_equal(mine.reset_index(drop=True), theirs.reset_index(drop=True),
                                       check_exact=False, rtol=1e-9, obj=mid)
+
+
+def test_filter_value_lists_show_only_values_in_scope(demo_engine):
+    east = _east(demo_engine)
+    assert query.dimension_values(demo_engine, "region", east) == ["华东大区"]
+    everyone = query.dimension_values(demo_engine, "department")
+    mine = query.dimension_values(demo_engine, "department", east)
+    assert set(mine) == {"华东经销部", "华东商超部", "上海旗舰店"} and set(mine) < set(everyone)
+    customers = query.dimension_values(demo_engine, "customer", east)
+    assert customers and all(c.startswith(("上海", "杭州", "南京", "苏州", "宁波", "合肥")) for c in customers)
+
+
+@pytest.mark.parametrize("evil", [
+    "x'); DROP TABLE sales_line; --",
+    "华东大区' OR '1'='1",
+    "'; UPDATE app_user SET role='admin'; --",
+    "\\'; DELETE FROM org_unit; --",
+])
+def test_injection_through_filter_values_dimensions_and_sort_changes_nothing(store_with_users, evil):
+    from lib import store
+    e = store_with_users
+    before = store.row_counts(e)
+    east = auth.load_user(e, "demo_east")
+    for spec in (QuerySpec(("revenue",), ("region",), (FilterSpec("region", "in", (evil,)),), Y2025),
+                 QuerySpec(("revenue",), ("customer",), (FilterSpec("customer", "not_in", (evil,)),), Y2025)):
+        df = query.run(e, spec, user=east)
+        assert set(df.get("region", pd.Series(dtype=str)).dropna()) <= {"华东大区"}
+    for bad in (QuerySpec(("revenue",), (evil,)), QuerySpec((evil,)), QuerySpec(("revenue",), sort=(Sort(evil),))):
+        with pytest.raises(WorkbenchError):
+            query.compile(bad, east)
+    assert store.row_counts(e) == before
+    assert auth.load_user(e, "demo_east").role == "dept_head"

@@ -91,3 +91,33 @@ def test_overview_explains_its_numbers_with_the_sql_behind_them(monkeypatch, dem
     assert len(sql) == 1
     assert "sum(b.net_revenue)" in sql[0] and "journal_line" in sql[0]
     assert any("营业收入、毛利、毛利率、期间费用、营业利润 · 按 月" in m.value for m in at.markdown)
+
+
+def test_without_a_cookie_key_the_app_says_how_to_set_one(monkeypatch, demo_url, tmp_path):
+    from lib import config
+    monkeypatch.delenv("WORKBENCH_COOKIE_KEY")
+    monkeypatch.setattr(config, "SECRETS_FILE", tmp_path / "secrets.toml")  # no file
+    at = open_app(monkeypatch, demo_url, user=None)
+    assert not at.exception
+    assert "WORKBENCH_COOKIE_KEY" in at.error[0].value and "lib.cli init" in at.error[0].value
+    assert not at.text_input  # no log-in form without a key
+
+
+def test_a_locked_account_is_told_when_to_come_back(monkeypatch, tmp_path):
+    import datetime as dt
+
+    from lib import auth, demo, store
+    url = f"duckdb:///{tmp_path / 'lock.duckdb'}"
+    e = store.get_engine(url)
+    demo.build(e, rows=2_000, as_of=dt.date(2026, 11, 24))
+    for _ in range(auth.MAX_FAILED):
+        try:
+            auth.authenticate(e, "demo_west", "wrong-password!")
+        except auth.AuthError:
+            pass
+    e.dispose()
+    at = open_app(monkeypatch, url, user=None)
+    at.text_input(key="login_username").input("demo_west")
+    at.text_input(key="login_password").input("yecai-demo-2026")
+    at.button[0].click().run()
+    assert "15 分钟后再试" in at.error[0].value and not at.metric
