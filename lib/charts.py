@@ -10,7 +10,7 @@ BAR = "#1F4E79"
 LINE = "#C0504D"
 
 
-def revenue_margin_trend(trend: pd.DataFrame, lang: str = "zh") -> alt.LayerChart:
+def revenue_margin_trend(trend: pd.DataFrame, lang: str = "zh") -> alt.TopLevelMixin:
     """Monthly revenue as bars (万元) with gross margin % as a line on its own axis."""
     # Months as ordinal labels: one bar per closed month, no axis tick past the last one.
     df = trend.assign(revenue_wan=trend["revenue"] / 1e4, label=trend["month"].dt.strftime("%Y-%m"))
@@ -21,10 +21,11 @@ def revenue_margin_trend(trend: pd.DataFrame, lang: str = "zh") -> alt.LayerChar
     bars = alt.Chart(df).mark_bar(color=BAR, opacity=0.85).encode(
         x=x,
         y=alt.Y("revenue_wan:Q", title=rev, axis=alt.Axis(format=",.0f")),
-        tooltip=[alt.Tooltip("label:O", title=month),
-                 alt.Tooltip("revenue_wan:Q", title=rev, format=",.1f"),
-                 alt.Tooltip("gross_margin:Q", title=gm, format=".1%")],
+        tooltip=[alt.Tooltip("label:O", title=month), alt.Tooltip("revenue_wan:Q", title=rev, format=",.1f"),
+                 *([alt.Tooltip("gross_margin:Q", title=gm, format=".1%")] if "gross_margin" in trend else [])],
     )
+    if "gross_margin" not in df.columns:  # a reader denied margins sees revenue only
+        return bars.properties(height=320)
     line = alt.Chart(df).mark_line(color=LINE, point=alt.OverlayMarkDef(color=LINE), strokeWidth=2).encode(
         x=x,
         y=alt.Y("gross_margin:Q", title=gm, axis=alt.Axis(format=".0%", titleColor=LINE),

@@ -40,7 +40,7 @@ class Overview:
     month: dt.date
     kpis: tuple[Kpi, ...]
     trend: pd.DataFrame
-    """One row per month: month, revenue, gross_margin (24 months up to ``month``)."""
+    """One row per month: month, revenue, gross_margin if allowed (24 months up to ``month``)."""
     spec: QuerySpec
     """The question behind every figure, for "explain this number"."""
 
@@ -77,13 +77,17 @@ def _diff(cur: float | None, base: float | None) -> float | None:
     return cur - base
 
 
-def build(run: Runner) -> Overview | None:
-    """The Overview for the latest complete month; None when the store has no complete month of sales."""
+def build(run: Runner, allowed: Callable[[str], bool] = lambda _: True) -> Overview | None:
+    """The Overview for the latest complete month; None when the store has no complete month of sales.
+
+    ``allowed`` says which metrics the reader may see: the others are left out, not shown as errors.
+    """
     month = latest_complete_month(run)
     if month is None:
         return None
     start = (pd.Timestamp(month) - pd.DateOffset(months=24)).date()
-    spec = QuerySpec(metrics=KPIS, dimensions=("month",), time_range=TimeRange(start, _month_end(month)))
+    shown = tuple(k for k in KPIS if allowed(k))
+    spec = QuerySpec(metrics=shown, dimensions=("month",), time_range=TimeRange(start, _month_end(month)))
     pnl = run(spec)
     by = pnl.set_index(pnl["month"].dt.date)
     prev = (pd.Timestamp(month) - pd.DateOffset(months=1)).date()
@@ -97,8 +101,11 @@ def build(run: Runner) -> Overview | None:
     for key, kind, hib in (("revenue", Kind.MONEY, True), ("gross_profit", Kind.MONEY, True),
                            ("gross_margin", Kind.PERCENT, True), ("opex", Kind.MONEY, False),
                            ("operating_profit", Kind.MONEY, True)):
+        if key not in shown:
+            continue
         change = _rel if kind is Kind.MONEY else _diff
         cur = at(key, month)
         kpis.append(Kpi(key, cur, change(cur, at(key, prev)), change(cur, at(key, ly)), kind, hib))
-    trend = pnl.loc[pnl["month"] > pd.Timestamp(start), ["month", "revenue", "gross_margin"]].reset_index(drop=True)
+    cols = ["month", *(c for c in ("revenue", "gross_margin") if c in shown)]
+    trend = pnl.loc[pnl["month"] > pd.Timestamp(start), cols].reset_index(drop=True)
     return Overview(month=month, kpis=tuple(kpis), trend=trend, spec=spec)

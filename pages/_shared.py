@@ -96,7 +96,8 @@ def run(spec: QuerySpec, as_user: str | None = None) -> pd.DataFrame:
 
 def overview_figures(as_user: str | None = None) -> overview.Overview | None:
     """The Overview, from cached compiled queries, as the logged-in user sees it (or ``as_user``)."""
-    return overview.build(lambda spec: run(spec, as_user))
+    reader = auth.load_user(engine(), as_user) if as_user else current_user()
+    return overview.build(lambda spec: run(spec, as_user), lambda mid: reader.may_see_metric(mid, model()))
 
 
 # ---- log-in ------------------------------------------------------------------------------------

@@ -159,7 +159,7 @@ if "metrics_flash" in ss:
     else:
         st.error("\n".join([t("metrics.invalid"), "", *(f"- {mv.markdown_escape(x)}" for x in lines)]))
 
-metrics = list(model.metrics.values())
+metrics = [x for x in model.metrics.values() if sh.current_user().may_see_metric(x.id, model)]  # denied: not listed
 c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
 text = c1.text_input(t("metrics.search"), key="metrics_search")
 subjects = [s for s in mv.SUBJECTS if any(m.subject == s for m in metrics)]

@@ -121,3 +121,10 @@ def test_a_locked_account_is_told_when_to_come_back(monkeypatch, tmp_path):
     at.text_input(key="login_password").input("yecai-demo-2026")
     at.button[0].click().run()
     assert "15 分钟后再试" in at.error[0].value and not at.metric
+
+
+def test_a_viewer_sees_revenue_and_expenses_but_no_margins(monkeypatch, demo_url):
+    at = _app(monkeypatch, demo_url, user="demo_viewer").run()
+    assert not at.exception and not at.error
+    assert [m.label for m in at.metric] == ["营业收入", "期间费用"]
+    assert len(at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")) == 1

@@ -195,3 +195,24 @@ def test_a_dept_head_reads_but_cannot_edit_and_lib_refuses_too(monkeypatch, own_
         metric_store.save(engine, {**m, "description": "x"}, "demo_east", user=east)
     assert [v.version for v in metric_store.history(engine, "revenue")] == [0]
     engine.dispose()
+
+
+def test_a_viewer_does_not_see_denied_metrics_listed(monkeypatch, demo_url):
+    at = open_app(monkeypatch, demo_url, "demo_viewer")
+    at.switch_page("pages/metrics.py").run()
+    listed = set(_listed(at))
+    assert "revenue" in listed
+    assert not listed & {"cogs", "gross_profit", "gross_margin", "operating_profit", "actual", "budget_variance"}
+    assert not at.exception and not at.error
+
+
+def test_a_dept_heads_trend_breaks_down_into_their_own_region_only(monkeypatch, demo_url):
+    at = open_app(monkeypatch, demo_url, "demo_east")
+    at.switch_page("pages/metrics.py").run()
+    _pick(at, "revenue")
+    at.selectbox(key="metrics_trend_by").set_value("region").run()
+    import pyarrow as pa
+    chart = (at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart"))[0]
+    data = pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_all().to_pandas()
+    region_col = [c for c in data.columns if data[c].astype(str).str.contains("大区").any()]
+    assert region_col and set(data[region_col[0]]) == {"华东大区"}
