@@ -154,7 +154,7 @@ def test_init_creates_an_admin_with_a_generated_password_once(empty_engine, caps
     assert "password" not in capsys.readouterr().out
 
 
-def _east(engine) -> "User":
+def _east(engine):
     from lib.access import Scope, User
     with engine.connect() as conn:
         r10 = conn.execute(sa.text("SELECT id FROM org_unit WHERE code = 'R10'")).scalar_one()
