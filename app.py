@@ -22,7 +22,7 @@ if PagesManager.uses_pages_directory:  # started by a bare `streamlit run app.py
     PagesManager.uses_pages_directory = False
     st.rerun()
 
-from lib import i18n  # noqa: E402  (after the launcher: nothing to import when only starting the server)
+from lib import auth, i18n  # noqa: E402  (after the launcher: nothing to import when only starting the server)
 from pages import _shared as sh  # noqa: E402
 
 st.set_page_config(page_title=i18n.t("app.title", sh.lang()), page_icon=":material/analytics:", layout="wide")
@@ -44,4 +44,9 @@ pages = {
         st.Page("pages/metrics.py", title=sh.t("nav.metrics"), icon=":material/menu_book:", url_path="metrics"),
     ],
 }
+admin = dict(title=sh.t("nav.admin"), icon=":material/admin_panel_settings:", url_path="admin")
+if auth.may(user, "manage_users"):
+    pages[sh.t("nav.section.admin")] = [st.Page("pages/admin.py", **admin)]
+else:  # not in the menu, but its URL reaches the page's own refusal instead of Streamlit's "page not found"
+    pages[sh.t("nav.section.analysis")].append(st.Page("pages/admin.py", **admin, visibility="hidden"))
 st.navigation(pages).run()
