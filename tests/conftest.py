@@ -114,3 +114,19 @@ def demo_tables(demo_engine):
         return {t: plain(pd.read_sql(sa.text(f"SELECT * FROM {t}"), conn))
                 for t in ("org_unit", "product", "customer", "account", "sales_line", "journal_line",
                           "budget_version", "budget_line", "ar_invoice", "inventory_snapshot")}
+
+
+@pytest.fixture
+def duckdb_held_by_another_process(tmp_path):
+    """(path, pid) of a DuckDB file that another process holds open read-write."""
+    import subprocess
+    import sys
+    path = tmp_path / "held.duckdb"
+    code = f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('ready', flush=True); time.sleep(60)"
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        yield path, holder.pid
+    finally:
+        holder.kill()
+        holder.wait()

@@ -14,7 +14,6 @@ from lib import query, semantic, store
 from lib.access import Scope, User
 from lib.errors import Forbidden
 from lib.spec import Comparison, FilterSpec, QuerySpec, TimeRange
-from tests.conftest import BACKENDS, _new_url
 from tests.lib import fixtures_finance as ff
 
 D = dt.date
@@ -24,15 +23,6 @@ MAR = (D(2025, 3, 1), D(2025, 3, 31))
 JAN_FEB = (D(2025, 1, 1), D(2025, 2, 28))
 Q1 = (D(2025, 1, 1), D(2025, 3, 31))
 HD, XB = ff.HUADONG, ff.XIBU
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def fin(request, tmp_path_factory):
-    """The finance store, built once per backend for the read-only tests of this module."""
-    engine = store.get_engine(_new_url(request.param, tmp_path_factory, request))
-    ff.build(engine)
-    yield engine
-    engine.dispose()
 
 
 def run(engine, metrics, period, dims=(), filters=(), comparison=None, user=None) -> pd.DataFrame:

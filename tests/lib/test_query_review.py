@@ -13,19 +13,10 @@ from lib.access import Scope, User
 from lib.errors import Forbidden
 from lib.schema import inventory_snapshot
 from lib.spec import Comparison, FilterSpec, InvalidSpec, QuerySpec, Sort, TimeRange
-from tests.conftest import BACKENDS, _new_url
 from tests.lib import fixtures_finance as ff
 
 D = dt.date
 Q1_2025 = TimeRange(D(2025, 1, 1), D(2025, 3, 31))
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def fin(request, tmp_path_factory):
-    engine = store.get_engine(_new_url(request.param, tmp_path_factory, request))
-    ff.build(engine)
-    yield engine
-    engine.dispose()
 
 
 def run(engine, *metrics, dims=(), tr=Q1_2025, **kw) -> pd.DataFrame:

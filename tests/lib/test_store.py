@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
-import time
 
 import pyarrow as pa
 import pytest
@@ -113,23 +110,13 @@ def test_bad_url_is_a_clear_error():
         store.get_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
 
 
-def test_a_duckdb_file_held_by_another_process_gets_advice(tmp_path):
-    path = tmp_path / "held.duckdb"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('ready', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "ready"
-        with pytest.raises(StoreUnavailable) as err:
-            store.get_engine(f"duckdb:///{path}")
-        assert f"process {holder.pid}" in str(err.value)
-        assert "stop that process" in str(err.value)
-        assert "另一个进程" in err.value.message("zh")
-    finally:
-        holder.kill()
-        holder.wait()
-    time.sleep(0.1)
-    store.get_engine(f"duckdb:///{path}").dispose()  # free again once the holder is gone
+def test_a_duckdb_file_held_by_another_process_gets_advice(duckdb_held_by_another_process):
+    path, pid = duckdb_held_by_another_process
+    with pytest.raises(StoreUnavailable) as err:
+        store.get_engine(f"duckdb:///{path}")
+    assert f"process {pid}" in str(err.value)
+    assert "stop that process" in str(err.value)
+    assert "另一个进程" in err.value.message("zh")
 
 
 def test_a_store_from_an_older_version_is_migrated_in_place(empty_engine, monkeypatch):

@@ -56,22 +56,12 @@ def test_an_empty_store_says_how_to_fill_it(monkeypatch, empty_url):
     assert "lib.cli init" in at.info[0].value  # no users yet: how to create the first admin
 
 
-def test_a_locked_store_is_an_error_message_not_a_traceback(monkeypatch, tmp_path):
+def test_a_locked_store_is_an_error_message_not_a_traceback(monkeypatch, duckdb_held_by_another_process):
     # DuckDB only: file locks between processes are an embedded-store concept.
-    import subprocess
-    import sys
-    path = tmp_path / "locked.duckdb"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('ready', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "ready"
-        at = _app(monkeypatch, f"duckdb:///{path}", user=None).run()
-        assert not at.exception
-        assert "另一个进程" in at.error[0].value and "WORKBENCH_DB_URL" in at.error[0].value
-    finally:
-        holder.kill()
-        holder.wait()
+    path, _pid = duckdb_held_by_another_process
+    at = _app(monkeypatch, f"duckdb:///{path}", user=None).run()
+    assert not at.exception
+    assert "另一个进程" in at.error[0].value and "WORKBENCH_DB_URL" in at.error[0].value
 
 
 def test_trend_chart_has_one_bar_per_closed_month(monkeypatch, demo_url, demo_tables):
