@@ -1,12 +1,11 @@
-"""The only Streamlit glue: cached engine and reads, language, error display. Pages import this."""
+"""The only Streamlit glue: cached engine and reads, log-in, language, error display. Pages import this."""
 from __future__ import annotations
-
-import sqlalchemy as sa
-import streamlit as st
 
 import json
 
 import pandas as pd
+import sqlalchemy as sa
+import streamlit as st
 import streamlit_authenticator as stauth
 
 from lib import auth, config, i18n, metric_store, metric_view, overview, query, secrets_file, store
