@@ -26,6 +26,7 @@ ROLES_FILE = config.DATA_DIR / "roles.yaml"
 MAX_FAILED = 5
 LOCK_MINUTES = 15
 MIN_PASSWORD = 10
+_DUMMY_HASH = bcrypt.hashpw(b"no such user", bcrypt.gensalt()).decode()
 
 users = sa.Table(
     "app_user", sa.MetaData(),
@@ -37,6 +38,7 @@ users = sa.Table(
     sa.Column("is_demo", sa.Boolean, nullable=False),
     sa.Column("failed_attempts", sa.Integer, nullable=False),
     sa.Column("locked_until", sa.DateTime),
+    sa.Column("sessions_valid_after", sa.DateTime),  # sessions and cookies issued before this are void
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
 )
@@ -151,6 +153,7 @@ def add_user(engine: sa.Engine, username: str, role: str, password: str, display
              orgs: list[str] = (), categories: list[str] = (), is_demo: bool = False, actor: str | None = None,
              source: str = "cli") -> None:
     """Create a user with a hashed password and scope; dept heads and viewers need a scope."""
+    _check_actor(engine, actor)
     name, r = _check_username(username), _role(role)
     if not roles()[r].all_data and not orgs:
         raise WorkbenchError(f"A {r.value} sees only their scope: give at least one org unit (--scope).",
@@ -177,6 +180,19 @@ def _write_scope(conn: sa.Connection, name: str, org_ids: list[int], categories:
         conn.execute(user_scope.insert(), rows)
 
 
+def _check_actor(engine: sa.Engine, actor: str | None) -> None:
+    """A change made from the app names its actor, whose role is re-read from the store now: an admin
+    disabled or demoted a moment ago can't act on a page still open. (The CLI, run by whoever holds
+    the store, passes no actor.)"""
+    if actor is not None:
+        require(load_user(engine, actor), "manage_users")
+
+
+def _end_sessions(conn: sa.Connection, username: str) -> None:
+    # Microseconds kept: a cookie issued earlier in the same second must be void too.
+    conn.execute(users.update().where(users.c.username == username).values(sessions_valid_after=dt.datetime.now()))
+
+
 def _existing(conn: sa.Connection, username: str):
     row = conn.execute(sa.select(users).where(users.c.username == username)).first()
     if row is None:
@@ -186,38 +202,46 @@ def _existing(conn: sa.Connection, username: str):
 
 def set_scope(engine: sa.Engine, username: str, orgs: list[str], categories: list[str] = (),
               actor: str | None = None, source: str = "cli") -> None:
+    _check_actor(engine, actor)
     with engine.begin() as conn:
         row = _existing(conn, username)
         if not roles()[Role(row.role)].all_data and not orgs:
             raise WorkbenchError("A scoped role needs at least one org unit.", "受限角色至少需要一个组织。")
         _write_scope(conn, username, resolve_orgs(conn, list(orgs)), list(categories))
         conn.execute(users.update().where(users.c.username == username).values(updated_at=_now()))
+        _end_sessions(conn, username)
         audit.record(conn, actor, "scope_change", username, {"orgs": list(orgs), "categories": list(categories)}, source)
 
 
 def set_active(engine: sa.Engine, username: str, active: bool, actor: str | None = None, source: str = "cli") -> None:
+    _check_actor(engine, actor)
     with engine.begin() as conn:
         _existing(conn, username)
         conn.execute(users.update().where(users.c.username == username)
                      .values(active=active, failed_attempts=0, locked_until=None, updated_at=_now()))
+        _end_sessions(conn, username)
         audit.record(conn, actor, "user_enable" if active else "user_disable", username, None, source)
 
 
 def reset_password(engine: sa.Engine, username: str, password: str, actor: str | None = None,
                    source: str = "cli") -> None:
+    _check_actor(engine, actor)
     pw_hash = hash_password(password)
     with engine.begin() as conn:
         _existing(conn, username)
         conn.execute(users.update().where(users.c.username == username)
                      .values(password_hash=pw_hash, failed_attempts=0, locked_until=None, updated_at=_now()))
+        _end_sessions(conn, username)
         audit.record(conn, actor, "password_reset", username, None, source)
 
 
 def set_role(engine: sa.Engine, username: str, role: str, actor: str | None = None, source: str = "cli") -> None:
+    _check_actor(engine, actor)
     r = _role(role)
     with engine.begin() as conn:
         _existing(conn, username)
         conn.execute(users.update().where(users.c.username == username).values(role=r.value, updated_at=_now()))
+        _end_sessions(conn, username)
         audit.record(conn, actor, "user_update", username, {"role": r.value}, source)
 
 
@@ -277,6 +301,22 @@ def load_user(engine: sa.Engine, username: str) -> User:
     return User(username=row.username, role=row.role, scope=scope, denied_metrics=spec.deny_metrics)
 
 
+def session_valid(engine: sa.Engine, username: str, issued_at: dt.datetime) -> bool:
+    """False when a log-in or cookie issued at ``issued_at`` was voided since (logout, password reset,
+    disable, lock, role or scope change), or the account is disabled or locked now."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(users).where(users.c.username == username)).first()
+    if row is None or not row.active or (row.locked_until is not None and row.locked_until > _now()):
+        return False
+    return row.sessions_valid_after is None or issued_at >= row.sessions_valid_after
+
+
+def end_sessions(engine: sa.Engine, username: str) -> None:
+    """Void every session and cookie of the user (logout ends them all)."""
+    with engine.begin() as conn:
+        _end_sessions(conn, username)
+
+
 def may(user: User, action: str) -> bool:
     """Whether the user's role allows ``action`` (checked in lib, not only by hiding a button)."""
     return action in roles()[Role(user.role)].actions
@@ -293,28 +333,36 @@ def authenticate(engine: sa.Engine, username: str, password: str, source: str = 
     """Check a log-in; counts failures, locks after ``MAX_FAILED`` for ``LOCK_MINUTES``, audits both outcomes."""
     now = now or _now()
     error: AuthError | None = None
+    generic = AuthError("Wrong user name or password.", "用户名或密码错误。")
     # Failures are committed before the error is raised: a rollback would erase the count and the audit.
     with engine.begin() as conn:
         row = conn.execute(sa.select(users).where(users.c.username == username)).first()
+        # bcrypt runs for unknown names too, so the time taken doesn't tell which names exist
+        right = verify_password(password, row.password_hash if row is not None else _DUMMY_HASH)
         if row is None:
-            audit.record(conn, username, "login_failed", username, {"reason": "unknown user"}, source)
-            error = AuthError("Wrong user name or password.", "用户名或密码错误。")
+            audit.record(conn, None, "login_failed", None, {"reason": "unknown user"}, source)  # never store what was typed
+            error = generic
         elif row.locked_until is not None and row.locked_until > now:
-            minutes = max(1, -(-int((row.locked_until - now).total_seconds()) // 60))  # rounded up
             audit.record(conn, username, "login_failed", username, {"reason": "locked"}, source)
-            error = AuthError(f"Too many failed attempts: try again in {minutes} minute(s), or ask an admin.",
-                              f"登录失败次数过多：请 {minutes} 分钟后再试，或联系管理员。")
+            if right:  # only the account's owner learns that it is locked, and until when
+                minutes = max(1, -(-int((row.locked_until - now).total_seconds()) // 60))  # rounded up
+                error = AuthError(f"Too many failed attempts: try again in {minutes} minute(s), or ask an admin.",
+                                  f"登录失败次数过多：请 {minutes} 分钟后再试，或联系管理员。")
+            else:
+                error = generic
+        elif not right:
+            failed = row.failed_attempts + 1
+            locked = now + dt.timedelta(minutes=LOCK_MINUTES) if failed >= MAX_FAILED else None
+            values = dict(failed_attempts=0 if locked else failed, locked_until=locked)
+            if locked:
+                values["sessions_valid_after"] = dt.datetime.now()
+            conn.execute(users.update().where(users.c.username == username).values(**values))
+            audit.record(conn, username, "login_failed", username,
+                         {"reason": "password", "locked": bool(locked)}, source)
+            error = generic
         elif not row.active:
             audit.record(conn, username, "login_failed", username, {"reason": "disabled"}, source)
             error = AuthError("This account is disabled: ask an admin.", "该账户已停用，请联系管理员。")
-        elif not verify_password(password, row.password_hash):
-            failed = row.failed_attempts + 1
-            locked = now + dt.timedelta(minutes=LOCK_MINUTES) if failed >= MAX_FAILED else None
-            conn.execute(users.update().where(users.c.username == username)
-                         .values(failed_attempts=0 if locked else failed, locked_until=locked))
-            audit.record(conn, username, "login_failed", username,
-                         {"reason": "password", "locked": bool(locked)}, source)
-            error = AuthError("Wrong user name or password.", "用户名或密码错误。")
         else:
             conn.execute(users.update().where(users.c.username == username)
                          .values(failed_attempts=0, locked_until=None))

@@ -96,9 +96,9 @@ def save(engine: sa.Engine, definition: dict, author: str, note: str = "", model
     Raises :class:`SemanticError` listing every problem; nothing is written then. With ``user``
     (the app passes the logged-in one), the role must allow editing metrics.
     """
-    if user is not None:
+    if user is not None:  # re-read from the store: a role taken away a moment ago counts
         from lib import auth
-        auth.require(user, "edit_metrics")
+        auth.require(auth.load_user(engine, user.username), "edit_metrics")
     if not author.strip():
         raise WorkbenchError("An edit needs its author.", "修改需要注明修改人。")
     model = model or load_model(engine)[0]
@@ -113,8 +113,10 @@ def save(engine: sa.Engine, definition: dict, author: str, note: str = "", model
         conn.execute(metric_version.insert().values(
             metric_id=metric.id, version=version, definition=json.dumps(stored, ensure_ascii=False, sort_keys=True),
             action=action, author=author.strip(), note=note.strip() or None, created_at=now))
-        audit.record(conn, author.strip(), f"metric_{action}" if action in ("edit", "restore", "create") else "metric_edit",
-                     metric.id, {"version": version, "note": note.strip() or None}, "metric center")
+        audit.record(conn, user.username if user is not None else author.strip(),
+                     f"metric_{action}" if action in ("edit", "restore", "create") else "metric_edit",
+                     metric.id, {"version": version, "author": author.strip(), "note": note.strip() or None},
+                     "metric center" if user is not None else "cli")
     return Version(metric.id, version, stored, action, author.strip(), note.strip() or None, now)
 
 

@@ -1,6 +1,7 @@
 """The only Streamlit glue: cached engine and reads, log-in, language, error display. Pages import this."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pandas as pd
@@ -16,6 +17,7 @@ from lib.semantic import SemanticModel
 from lib.spec import QuerySpec
 
 COOKIE = "yecai_auth"
+COOKIE_DAYS = 7
 
 
 def lang() -> str:
@@ -127,20 +129,28 @@ def gate() -> User:
     except WorkbenchError as exc:
         st.error(exc.message(lang()))
         st.stop()
-    authenticator = stauth.Authenticate(auth.credentials(engine()), COOKIE, key, 7, login_sleep_time=0)
+    authenticator = stauth.Authenticate(auth.credentials(engine()), COOKIE, key, COOKIE_DAYS, login_sleep_time=0)
     ss = st.session_state
     # The cookie is written by a hidden component: a rerun in the same run drops it, so repeat it once.
     if ss.pop("_set_cookie", False):
         authenticator.cookie_controller.set_cookie()
     if ss.pop("_delete_cookie", False):
         authenticator.cookie_controller.delete_cookie()
-    else:
-        authenticator.login(location="unrendered")  # re-login from a valid cookie, no form
-    if ss.get("authentication_status") and ss.get("username"):
+    elif not ss.get("authentication_status"):
         try:
-            ss["_user"] = auth.load_user(engine(), ss["username"])
-        except Forbidden:
-            _logout(authenticator)
+            authenticator.login(location="unrendered")  # re-login from a valid cookie, no form
+            token = authenticator.cookie_controller.get_cookie() if ss.get("authentication_status") else None
+            if token:
+                ss["_issued_at"] = dt.datetime.fromtimestamp(token["exp_date"]) - dt.timedelta(days=COOKIE_DAYS)
+        except Exception:  # a cookie for a disabled or unknown user, or a forged one: back to the form
+            authenticator.cookie_controller.delete_cookie()
+            for k in ("authentication_status", "username", "name", "_issued_at"):
+                ss.pop(k, None)
+    if ss.get("authentication_status") and ss.get("username"):
+        issued = ss.get("_issued_at") or dt.datetime.min
+        if not auth.session_valid(engine(), ss["username"], issued):
+            _logout(authenticator, end_all=False)  # voided elsewhere: logout, password reset, disable, lock
+        ss["_user"] = auth.load_user(engine(), ss["username"])
         ss["_authenticator"] = authenticator
         return ss["_user"]
     ss.pop("_user", None)
@@ -162,16 +172,23 @@ def _login_form(authenticator) -> None:
         st.error(exc.message(lang()))
         return
     st.session_state.update(authentication_status=True, username=user.username, name=user.username, logout=None,
-                            _user=user, _set_cookie=True)
+                            _user=user, _set_cookie=True, _issued_at=dt.datetime.now())
     authenticator.cookie_controller.set_cookie()
     st.rerun()
 
 
-def _logout(authenticator) -> None:
+def _logout(authenticator, end_all: bool = True) -> None:
+    """Log out here; ``end_all`` also voids every other session and cookie of the user (a copied cookie too)."""
     from lib import audit
-    audit.record(engine(), st.session_state.get("username"), "logout", st.session_state.get("username"), None, "app")
-    authenticator.logout(location="unrendered")
-    for k in ("_user", "login_username", "login_password"):
+    username = st.session_state.get("username")
+    if end_all and username:
+        auth.end_sessions(engine(), username)
+        audit.record(engine(), username, "logout", username, None, "app")
+    try:
+        authenticator.logout(location="unrendered")
+    except Exception:  # already logged out in the authenticator's own state
+        pass
+    for k in ("_user", "_issued_at", "login_username", "login_password", "authentication_status", "username"):
         st.session_state.pop(k, None)
     st.session_state["_delete_cookie"] = True
     st.rerun()
@@ -188,7 +205,7 @@ def explain(spec: QuerySpec, key: str) -> None:
         st.markdown(metric_view.markdown_escape(query.describe(spec, lang(), model())))
         try:
             st.caption(t("metrics.explain.sql"))
-            st.code(query.sql_text(spec, engine(), model=model()), language="sql")
+            st.code(query.sql_text(spec, engine(), user=current_user(), model=model()), language="sql")
         except WorkbenchError as exc:
             show_error(exc)
         st.caption(t("metrics.explain.spec"))

@@ -1,4 +1,5 @@
 """指标中心 / Metric center: find a metric, read its 口径, formula and lineage, see its trend, edit it with history."""
+import dataclasses
 import datetime as dt
 
 import pandas as pd
@@ -216,6 +217,8 @@ with detail:
 
 with lineage_tab:
     lin = mv.lineage(model, mid)
+    me = sh.current_user()  # metrics this reader may not see are not named either
+    lin = dataclasses.replace(lin, used_by=tuple(x for x in lin.used_by if me.may_see_metric(x, model)))
     names = lambda xs: "、".join(mv.name(model, x, lang) for x in xs) or "—"  # noqa: E731
     st.markdown(f"**{t('metrics.lineage.sources')}**")
     st.markdown("\n".join(f"- `{s.table}`（{s.dataset}）：{', '.join(f'`{c}`' for c in s.columns)}"

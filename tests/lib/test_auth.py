@@ -213,3 +213,65 @@ def test_injection_through_filter_values_dimensions_and_sort_changes_nothing(sto
             query.compile(bad, east)
     assert store.row_counts(e) == before
     assert auth.load_user(e, "demo_east").role == "dept_head"
+
+
+def test_an_admin_disabled_a_moment_ago_cannot_act_from_an_open_page(store_with_users):
+    e = store_with_users
+    auth.set_active(e, "demo_admin", False)  # e.g. by another admin or the CLI
+    for act in (lambda: auth.add_user(e, "mallory", "admin", "a-long-password", actor="demo_admin"),
+                lambda: auth.set_role(e, "demo_viewer", "admin", actor="demo_admin"),
+                lambda: auth.reset_password(e, "demo_finance", "a-long-password", actor="demo_admin"),
+                lambda: auth.set_active(e, "demo_west", False, actor="demo_admin")):
+        with pytest.raises(Forbidden):
+            act()
+    assert "mallory" not in {u["username"] for u in auth.list_users(e)}
+    with pytest.raises(Forbidden, match="may not manage users"):
+        auth.add_user(e, "mallory", "admin", "a-long-password", actor="demo_finance")  # not an admin at all
+
+
+def test_a_demoted_editor_cannot_save_and_the_audit_names_the_real_user(store_with_users):
+    from lib import metric_store
+    e = store_with_users
+    finance = auth.load_user(e, "demo_finance")  # what an open page holds
+    m = metric_store.load_model(e)[0].metric("revenue").to_dict()
+    metric_store.save(e, {**m, "description": "ok"}, "demo_admin", user=finance)  # author text is free ...
+    entry = audit.entries(e, action="metric_edit").iloc[0]
+    assert entry["username"] == "demo_finance" and '"author": "demo_admin"' in entry["detail"]  # ... the audit isn't
+    auth.set_role(e, "demo_finance", "viewer")
+    with pytest.raises(Forbidden):
+        metric_store.save(e, {**m, "description": "HACKED"}, "x", user=finance)
+    assert metric_store.load_model(e)[0].metric("revenue").description == "ok"
+
+
+def test_logout_reset_disable_lock_and_role_changes_void_earlier_sessions(store_with_users):
+    e = store_with_users
+    before = dt.datetime.now() - dt.timedelta(seconds=1)
+    assert auth.session_valid(e, "demo_east", before)
+    for void in (lambda: auth.end_sessions(e, "demo_east"),
+                 lambda: auth.reset_password(e, "demo_east", "a-long-password"),
+                 lambda: auth.set_scope(e, "demo_east", ["R10"]),
+                 lambda: auth.set_role(e, "demo_east", "dept_head")):
+        issued = dt.datetime.now()
+        assert auth.session_valid(e, "demo_east", issued)
+        void()
+        assert not auth.session_valid(e, "demo_east", issued)
+    issued = dt.datetime.now()
+    for _ in range(auth.MAX_FAILED):
+        with pytest.raises(auth.AuthError):
+            auth.authenticate(e, "demo_west", "wrong-password!")
+    assert not auth.session_valid(e, "demo_west", issued)  # locked: open sessions end too
+
+
+def test_messages_do_not_tell_which_user_names_exist(store_with_users):
+    e = store_with_users
+    generic = "Wrong user name or password."
+    auth.set_active(e, "demo_east", False)
+    for _ in range(auth.MAX_FAILED):
+        with pytest.raises(auth.AuthError):
+            auth.authenticate(e, "demo_west", "wrong-password!")
+    for user in ("nobody", "demo_east", "demo_west"):  # unknown, disabled, locked: same answer to a wrong password
+        with pytest.raises(auth.AuthError) as err:
+            auth.authenticate(e, user, "still-wrong!")
+        assert str(err.value) == generic, user
+    failed = audit.entries(e, action="login_failed")
+    assert "nobody" not in set(failed["username"].dropna()) | set(failed["target"].dropna())

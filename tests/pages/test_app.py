@@ -118,3 +118,9 @@ def test_a_viewer_sees_revenue_and_expenses_but_no_margins(monkeypatch, demo_url
     assert not at.exception and not at.error
     assert [m.label for m in at.metric] == ["营业收入", "期间费用"]
     assert len(at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")) == 1
+
+
+def test_explain_shows_the_sql_that_ran_for_this_user(monkeypatch, demo_url):
+    at = _app(monkeypatch, demo_url, user="demo_east").run()
+    sql = [c.value for c in at.code if c.language == "sql"][0]
+    assert "org_unit_id IN" in sql  # the dept head's scope is in the SQL shown

@@ -216,3 +216,11 @@ def test_a_dept_heads_trend_breaks_down_into_their_own_region_only(monkeypatch, 
     data = pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_all().to_pandas()
     region_col = [c for c in data.columns if data[c].astype(str).str.contains("大区").any()]
     assert region_col and set(data[region_col[0]]) == {"华东大区"}
+
+
+def test_lineage_does_not_name_metrics_the_reader_may_not_see(monkeypatch, demo_url):
+    at = open_app(monkeypatch, demo_url, "demo_viewer")
+    at.switch_page("pages/metrics.py").run()
+    _pick(at, "revenue")
+    text = _text(at)
+    assert "毛利" not in text and "营业利润" not in text and "营业收入" in text
