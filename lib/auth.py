@@ -351,12 +351,14 @@ def authenticate(engine: sa.Engine, username: str, password: str, source: str = 
             else:
                 error = generic
         elif not right:
-            failed = row.failed_attempts + 1
+            # Counted in the database (failed_attempts + 1), so parallel guesses can't overwrite each other.
+            failed = conn.execute(users.update().where(users.c.username == username)
+                                  .values(failed_attempts=users.c.failed_attempts + 1)
+                                  .returning(users.c.failed_attempts)).scalar_one()
             locked = now + dt.timedelta(minutes=LOCK_MINUTES) if failed >= MAX_FAILED else None
-            values = dict(failed_attempts=0 if locked else failed, locked_until=locked)
             if locked:
-                values["sessions_valid_after"] = dt.datetime.now()
-            conn.execute(users.update().where(users.c.username == username).values(**values))
+                conn.execute(users.update().where(users.c.username == username).values(
+                    failed_attempts=0, locked_until=locked, sessions_valid_after=dt.datetime.now()))
             audit.record(conn, username, "login_failed", username,
                          {"reason": "password", "locked": bool(locked)}, source)
             error = generic

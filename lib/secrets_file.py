@@ -43,6 +43,9 @@ def ensure_cookie_key() -> bool:
         raise WorkbenchError(f"{path} has an [auth] section without a usable cookie_key: fix it by hand.",
                              f"{path} 中的 [auth] 没有可用的 cookie_key，请手工修正。")
     block = f'\n[auth]\n# Signs log-in cookies. Generated locally; never commit this file.\ncookie_key = "{secrets.token_hex(32)}"\n'
-    path.write_text(existing + block, encoding="utf-8")
+    # Created readable by the owner only, before the key is written into it.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.chmod(path, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(existing + block)
     return True

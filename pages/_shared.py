@@ -74,9 +74,11 @@ def skipped_edits() -> list:
 
 def users_version() -> str:
     """Changes with any user, role or scope change, so cached reads re-apply scopes."""
-    with engine().connect() as conn:
-        n, last = conn.execute(sa.select(sa.func.count(), sa.func.max(auth.users.c.updated_at))).one()
-    return f"{n}:{last}"
+    u = auth.users.c
+    with engine().connect() as conn:  # sessions_valid_after has microseconds: two changes in a second differ
+        n, last, ended = conn.execute(sa.select(sa.func.count(), sa.func.max(u.updated_at),
+                                                sa.func.max(u.sessions_valid_after))).one()
+    return f"{n}:{last}:{ended}"
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

@@ -275,3 +275,26 @@ def test_messages_do_not_tell_which_user_names_exist(store_with_users):
         assert str(err.value) == generic, user
     failed = audit.entries(e, action="login_failed")
     assert "nobody" not in set(failed["username"].dropna()) | set(failed["target"].dropna())
+
+
+def test_failed_attempts_are_counted_by_the_database(store_with_users):
+    e = store_with_users
+    for n in range(1, auth.MAX_FAILED):
+        with pytest.raises(auth.AuthError):
+            auth.authenticate(e, "demo_viewer", "wrong-password!")
+        with e.connect() as conn:
+            row = conn.execute(sa.select(auth.users).where(auth.users.c.username == "demo_viewer")).one()
+        assert (row.failed_attempts, row.locked_until) == (n, None)
+
+
+def test_the_cookie_key_file_is_private_from_the_start(monkeypatch, tmp_path):
+    import os
+    import stat
+
+    from lib import config, secrets_file
+    monkeypatch.delenv("WORKBENCH_COOKIE_KEY", raising=False)
+    monkeypatch.setattr(config, "SECRETS_FILE", tmp_path / ".streamlit" / "secrets.toml")
+    assert secrets_file.ensure_cookie_key() is True
+    assert stat.S_IMODE(os.stat(config.SECRETS_FILE).st_mode) == 0o600
+    assert len(secrets_file.cookie_key()) == 64
+    assert secrets_file.ensure_cookie_key() is False  # never overwritten
