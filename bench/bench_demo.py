@@ -10,8 +10,6 @@ import argparse
 import json
 import subprocess
 import sys
-import tempfile
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,28 +40,15 @@ def main() -> None:
     p.add_argument("--rows", nargs="*", default=["1m", "10m"])
     p.add_argument("--pg", help="PostgreSQL admin URL: also bench there, in a throw-away database")
     args = p.parse_args()
+    from bench._stores import bench_store
     from lib.cli import _rows
     targets = [("duckdb", None)] + ([("postgresql", args.pg)] if args.pg else [])
     print(f"{'engine':<11}{'rows':>12}{'build s':>10}{'lines/s':>12}{'peak MB':>10}")
     for name, admin in targets:
         for spec in args.rows:
             rows = _rows(spec)
-            with tempfile.TemporaryDirectory() as tmp:
-                if admin:
-                    import sqlalchemy as sa
-                    dbname = f"wbbench_{uuid.uuid4().hex[:8]}"
-                    eng = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
-                    with eng.connect() as c:
-                        c.exec_driver_sql(f'CREATE DATABASE "{dbname}"')
-                    url = eng.url.set(database=dbname).render_as_string(hide_password=False)
-                else:
-                    url = f"duckdb:///{tmp}/bench.duckdb"
-                try:
-                    r = build_case(url, rows)
-                finally:
-                    if admin:
-                        with eng.connect() as c:
-                            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+            with bench_store(admin) as url:
+                r = build_case(url, rows)
                 print(f"{name:<11}{rows:>12,}{r['seconds']:>10.1f}{rows / r['seconds']:>12,.0f}"
                       f"{r['peak_mb']:>10,.0f}", flush=True)
 

@@ -11,18 +11,16 @@ import argparse
 import datetime as dt
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import sqlalchemy as sa  # noqa: E402
 
 from lib import demo, query, store  # noqa: E402
 from lib.cli import _rows  # noqa: E402
+from bench._stores import bench_store  # noqa: E402
 from lib.spec import QuerySpec, TimeRange  # noqa: E402
 
 SPEC = QuerySpec(("revenue", "gross_margin", "opex"), ("region", "month"),
@@ -83,24 +81,11 @@ def main() -> None:
     for name, admin in [("duckdb", None)] + ([("postgresql", args.pg)] if args.pg else []):
         for spec in args.rows:
             n = _rows(spec)
-            with tempfile.TemporaryDirectory() as tmp:
-                if admin:
-                    eng = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
-                    db = f"wbbench_{uuid.uuid4().hex[:8]}"
-                    with eng.connect() as c:
-                        c.exec_driver_sql(f'CREATE DATABASE "{db}"')
-                    url = eng.url.set(database=db).render_as_string(hide_password=False)
-                else:
-                    url = f"duckdb:///{tmp}/q.duckdb"
-                try:
-                    e = store.get_engine(url)
-                    demo.build(e, rows=n, as_of=dt.date(2026, 11, 24))
-                    e.dispose()
-                    lib_s, raw_s, rows = bench(url)
-                finally:
-                    if admin:
-                        with eng.connect() as c:
-                            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            with bench_store(admin) as url:
+                e = store.get_engine(url)
+                demo.build(e, rows=n, as_of=dt.date(2026, 11, 24))
+                e.dispose()
+                lib_s, raw_s, rows = bench(url)
                 print(f"{name:<11}{n:>12,}{rows:>9}{lib_s * 1e3:>14.1f}{raw_s * 1e3:>13.1f}{lib_s / raw_s:>7.2f}", flush=True)
 
 

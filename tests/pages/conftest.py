@@ -45,3 +45,15 @@ def open_app(monkeypatch, url: str, user: str | None = "demo_finance", lang: str
         assert not at.exception, at.exception
         assert not at.error, [e.value for e in at.error]
     return at
+
+
+@pytest.fixture
+def own_url(empty_url):
+    """A small demo store of the test's own (DuckDB, and PostgreSQL when asked), for tests that write."""
+    import datetime as dt
+
+    from lib import demo, store
+    engine = store.get_engine(empty_url)
+    demo.build(engine, rows=3000, as_of=dt.date(2026, 11, 24))
+    engine.dispose()
+    return empty_url

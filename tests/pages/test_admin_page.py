@@ -9,20 +9,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import auth, demo, fmt, overview, query, store
+from lib import auth, fmt, overview, query, store
 from tests.pages.conftest import DEMO_PASSWORD, open_app
 
 PAGE = "pages/admin.py"
 DEMO_USERS = ["demo_admin", "demo_east", "demo_finance", "demo_viewer", "demo_west"]
-
-
-@pytest.fixture
-def own_url(empty_url):
-    """A small demo store of this test's own (DuckDB, and PostgreSQL when asked): user changes write to it."""
-    engine = store.get_engine(empty_url)
-    demo.build(engine, rows=3000, as_of=dt.date(2026, 11, 24))
-    engine.dispose()
-    return empty_url
 
 
 def _admin(monkeypatch, url: str, lang: str = "zh") -> AppTest:

@@ -1,14 +1,13 @@
 """AppTest: the metric center finds, explains, trends, edits and versions metrics, and refuses bad edits."""
 from __future__ import annotations
 
-import datetime as dt
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.pages.conftest import open_app
 
-from lib import demo, metric_store, semantic, store
+from lib import metric_store, semantic, store
 
 SEED = semantic.load()
 
@@ -18,15 +17,6 @@ def _app(monkeypatch, url: str, lang: str = "zh") -> AppTest:
     at.switch_page("pages/metrics.py").run()
     assert not at.exception
     return at
-
-
-@pytest.fixture
-def own_url(empty_url):
-    """A small demo store of this test's own (DuckDB, and PostgreSQL when asked): edits write to it."""
-    engine = store.get_engine(empty_url)
-    demo.build(engine, rows=3000, as_of=dt.date(2026, 11, 24))
-    engine.dispose()
-    return empty_url
 
 
 @pytest.fixture
