@@ -10,6 +10,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "app.language": {"zh": "语言 / Language", "en": "语言 / Language"},
     "nav.section.analysis": {"zh": "经营分析", "en": "Analysis"},
     "nav.overview": {"zh": "经营概览", "en": "Overview"},
+    "nav.explore": {"zh": "自助分析", "en": "Explore"},
+    "nav.dashboards": {"zh": "看板", "en": "Dashboards"},
+    "nav.section.finance": {"zh": "财务分析", "en": "Finance"},
+    "nav.margin": {"zh": "毛利分析", "en": "Margin analysis"},
+    "nav.budget": {"zh": "预算与预测", "en": "Budget & forecast"},
     "overview.title": {"zh": "经营概览", "en": "Business overview"},
     "overview.caption": {"zh": "{month} · 最近一个完整月 · 金额单位：人民币",
                          "en": "{month} · latest complete month · amounts in CNY"},
@@ -245,6 +250,20 @@ MESSAGES: dict[str, dict[str, str]] = {
                        "en": "No users yet. Run `make run` or `python -m lib.cli init` to create an admin (the password "
                              "is shown once), or `python -m lib.cli users add NAME --role admin --password-stdin`."},
 }
+
+
+# Each area keeps its strings in its own module (lib/texts_*.py, a MESSAGES dict of the same shape);
+# they are merged here, and a key defined twice is an error, not a silent override.
+def _merge() -> None:
+    from lib import texts_budget, texts_dashboards, texts_explore, texts_margin
+    for module in (texts_explore, texts_dashboards, texts_margin, texts_budget):
+        clash = MESSAGES.keys() & module.MESSAGES.keys()
+        if clash:
+            raise RuntimeError(f"UI text keys defined twice: {sorted(clash)}")
+        MESSAGES.update(module.MESSAGES)
+
+
+_merge()
 
 
 def t(key: str, lang: str = "zh", **kw: object) -> str:

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
-from lib import audit, auth, config, metric_store, schema
+from lib import audit, auth, config, dashboard_tables, finance_tables, metric_store, schema
 from lib.errors import SchemaTooNew, StoreUnavailable
 
 schema_version = sa.Table(
@@ -85,6 +85,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "org_flat: region and department of every org unit", _create_org_flat),
     Migration(3, "metric versions (edits of the metric center)", lambda conn: metric_store.create_table(conn)),
     Migration(4, "users, scopes and the audit log", lambda conn: (auth.create_tables(conn), audit.create_table(conn))),
+    Migration(5, "finance: budget version changes, saved forecasts, scenarios", finance_tables.create_tables),
+    Migration(6, "dashboards", dashboard_tables.create_tables),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import streamlit as st
 import streamlit_authenticator as stauth
 
-from lib import auth, config, i18n, metric_store, metric_view, overview, query, secrets_file, store
+from lib import auth, config, finance_tables, i18n, metric_store, metric_view, overview, query, secrets_file, store
 from lib.access import User
 from lib.errors import Forbidden, WorkbenchError
 from lib.schema import app_import_batch
@@ -43,10 +43,12 @@ def engine() -> sa.Engine:
 
 
 def data_version() -> str:
-    """Changes whenever an import or a demo build lands, so cached reads are refreshed."""
+    """Changes whenever an import, a demo build or a budget change lands, so cached reads are refreshed."""
+    change = finance_tables.budget_change.c
     with engine().connect() as conn:
         n, last = conn.execute(sa.select(sa.func.count(), sa.func.max(app_import_batch.c.created_at))).one()
-    return f"{n}:{last}"
+        changes = conn.execute(sa.select(sa.func.max(change.id))).scalar_one()
+    return f"{n}:{last}:{changes}"
 
 
 def metrics_version() -> str:
