@@ -6,8 +6,10 @@ PORT   ?= 8501
 DEMO_ROWS ?= 500000
 CHROMIUM ?= /usr/bin/chromium
 export CHROMIUM
+# Chinese text in PNG/SVG/PDF exports needs a CJK font on the machine (vl-convert uses system fonts).
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
-.PHONY: run test demo info bench clean-store
+.PHONY: run test demo info bench clean-store cjk-font
 
 # A stamp per requirements file: pip runs again only when a pin changes.
 $(VENV)/.req-run: requirements.txt
@@ -19,17 +21,25 @@ $(VENV)/.req-dev: requirements-dev.txt $(VENV)/.req-run
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-run: $(VENV)/.req-run
+run: $(VENV)/.req-run cjk-font
 	$(PY) -m lib.cli init --demo-if-empty --rows $(DEMO_ROWS)
 	$(PY) app.py --server.port $(PORT) --server.headless true
 
-test: $(VENV)/.req-dev $(CHROMIUM)
+test: $(VENV)/.req-dev $(CHROMIUM) cjk-font
 	$(PY) -m pytest -q
 
 # Browser tests use Debian's chromium (Playwright's own browser download needs the internet).
 $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "The browser tests need Chromium at $(CHROMIUM): install it, or set CHROMIUM=path"; exit 1; }
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+# Without apt (or root) the app still runs; exports then draw Chinese as boxes, and we say so.
+cjk-font:
+	@test -f $(CJK_FONT) || fc-list :lang=zh 2>/dev/null | grep -q . || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing fonts-noto-cjk for Chinese text in exports"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; \
+	  else echo "Note: no CJK font found; PNG/PDF exports will draw Chinese as boxes. Install fonts-noto-cjk."; fi; }
 
 demo: $(VENV)/.req-run
 	$(PY) -m lib.cli demo --rows $(DEMO_ROWS) --replace
