@@ -702,6 +702,12 @@ def _additive(mid: str, metrics: Mapping[str, Metric], datasets, seen: frozenset
     return False
 
 
+def additive(model: SemanticModel, metric_id: str) -> bool:
+    """True when the metric's values over parts (months, units) add up to its value over the whole:
+    sums and counts of flows and sums/differences of such metrics; never ratios, balances or distinct counts."""
+    return _additive(metric_id, model.metrics, model.datasets)
+
+
 def _cycles(metrics: Mapping[str, Metric]) -> list[Issue]:
     issues, state = [], {}
 
