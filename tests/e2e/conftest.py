@@ -66,6 +66,8 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but no Chromium at {CHROMIUM}: apt-get install -y chromium")
         pytest.skip(f"no Chromium at {CHROMIUM}: `make test` installs Debian's package")
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
