@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 import yaml
 
-from lib import auth, config, schema, store
+from lib import auth, config, dashboards, schema, store
 from lib.errors import InvalidArgument
 
 DEFAULT_ROWS = 500_000
@@ -84,6 +84,7 @@ def build(engine: sa.Engine, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED,
         store.refresh_org_flat(conn)
         written["app_user (demo)"] = auth.replace_demo_users(conn, settings["demo_users"], settings["demo_password"])
     _after_load(engine)
+    dashboards.seed_demo(engine)  # 经营总览, 销售与毛利, 费用与预算 (idempotent by title and owner)
     return DemoResult(rows=written, seconds=time.perf_counter() - t0, start=gen.start, end=gen.end,
                       story=gen.story())
 
