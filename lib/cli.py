@@ -41,7 +41,7 @@ def _rows(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lib.cli", description="Yecai Workbench command line.")
     p.add_argument("--url", help="store URL (default: WORKBENCH_DB_URL, secrets.toml, or the embedded DuckDB file)")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{init,demo,info,metrics,query,users}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{init,demo,info,metrics,query,forecast,users}")
 
     init = sub.add_parser("init", help="create or migrate the store's schema")
     init.add_argument("--demo-if-empty", action="store_true",
@@ -76,6 +76,17 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--lang", choices=["zh", "en"], default="zh")
     q.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
     q.add_argument("--as", dest="as_user", metavar="USERNAME", help="read with this user's scope and role")
+
+    f = sub.add_parser("forecast", help="forecast a metric by month: chosen model, 80%%/95%% intervals, backtest accuracy")
+    f.add_argument("--metric", required=True, help="metric id; one that adds up over months (revenue, cogs, opex …)")
+    f.add_argument("--by", help="dimension id: one forecast per value (default: the total)")
+    f.add_argument("--horizon", type=int, default=12, help="months ahead (1–36, default 12)")
+    f.add_argument("--origins", type=int, default=3, help="backtest origins per candidate model (default 3)")
+    f.add_argument("--end", type=_date, default=None,
+                   help="use the complete months up to this date (default today: the current month is partial)")
+    f.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    f.add_argument("--lang", choices=["zh", "en"], default="zh")
+    f.add_argument("--as", dest="as_user", metavar="USERNAME", help="read with this user's scope and role")
 
     u = sub.add_parser("users", help="users, roles and scopes: add, list, disable, enable, reset-password, scope, role")
     u.add_argument("action", choices=["add", "list", "disable", "enable", "reset-password", "scope", "role"])
@@ -168,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             return _metrics(engine, args)
         elif args.command == "query":
             return _query(engine, args)
+        elif args.command == "forecast":
+            return _forecast(engine, args)
         elif args.command == "users":
             return _users(engine, args)
         return 0
@@ -286,6 +299,56 @@ def _query(engine, args) -> int:
     else:
         print(f"# {query.describe(spec, args.lang, model)}")
         print(_formatted(df, model, args.lang).to_string(index=False))
+    return 0
+
+
+def _forecast(engine, args) -> int:
+    from lib import forecast
+    store.init_schema(engine)
+    model, _ = metric_store.load_model(engine)
+    forecast.check_metric(model, args.metric)
+    if args.by:
+        model.dimension(args.by)
+    user = auth.load_user(engine, args.as_user) if args.as_user else None
+    if user is not None:
+        if not user.may_see_metric(args.metric, model):
+            raise WorkbenchError(f"{args.as_user} may not see the metric '{args.metric}'.",
+                                 f"{args.as_user} 无权查看指标“{args.metric}”。")
+        audit.record(engine, args.as_user, "query_as", args.metric, {"by": args.by, "forecast": args.horizon}, "cli")
+    series = forecast.monthly_series(lambda spec: query.run(engine, spec, user=user, model=model), args.metric,
+                                     args.by, args.end or dt.date.today(), model=model)
+    if not series:
+        raise WorkbenchError("No complete month of data to forecast from.", "没有可用于预测的完整月份数据。")
+    results = forecast.forecast_many(series, args.horizon, origins=args.origins)
+    lines, acc = forecast.lines_frame(results), forecast.accuracy_frame(results)
+    lines["period"] = lines["period"].dt.strftime("%Y-%m")
+    money = model.metric(args.metric).format is semantic.Format.CURRENCY
+    if args.format == "csv":  # one row per month; the chosen model's backtest and the baseline's beside it
+        chosen = acc[acc["chosen"]].set_index("series")
+        base = acc[acc["model"] == "seasonal_naive"].set_index("series")["mase"]
+        lines["mase"] = lines["series"].map(chosen["mase"])
+        lines["smape"] = lines["series"].map(chosen["smape"])
+        lines["mase_seasonal_naive"] = lines["series"].map(base)
+        sys.stdout.write(lines.round(2 if money else 4).to_csv(index=False))
+    elif args.format == "json":
+        out = [{"series": k, "model": f.model, "note": f.note(args.lang), "backtest_horizon": f.backtest_horizon,
+                "backtest_origins": f.backtest_origins,
+                "forecast": json.loads(lines[lines["series"] == k].drop(columns=["series", "model"]).to_json(orient="records")),
+                "accuracy": json.loads(f.accuracy.to_json(orient="records"))} for k, f in results.items()]
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        label = model.metric(args.metric).label(args.lang)
+        for k, f in results.items():
+            print(f"# {label} · {k or ('合计' if args.lang == 'zh' else 'total')} · {f.model} "
+                  f"(backtest: {f.backtest_origins} × {f.backtest_horizon} months)")
+            part = lines[lines["series"] == k].drop(columns=["series", "model"])
+            for c in ("value", "lo80", "hi80", "lo95", "hi95"):
+                part[c] = [fmt.money(v, args.lang) if money else f"{v:,.0f}" for v in part[c]]
+            print(part.to_string(index=False))
+            print(f.accuracy.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+            if f.note(args.lang):
+                print(f"note: {f.note(args.lang)}")
+            print()
     return 0
 
 
