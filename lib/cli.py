@@ -12,7 +12,7 @@ import json
 
 import pandas as pd
 
-from lib import audit, auth, demo, fmt, metric_store, query, secrets_file, semantic, store
+from lib import audit, auth, demo, fmt, ingest_cli, metric_store, query, secrets_file, semantic, store
 from lib.errors import WorkbenchError
 from lib.spec import Comparison, FilterSpec, QuerySpec, Sort, TimeRange
 
@@ -41,7 +41,7 @@ def _rows(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lib.cli", description="Yecai Workbench command line.")
     p.add_argument("--url", help="store URL (default: WORKBENCH_DB_URL, secrets.toml, or the embedded DuckDB file)")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{init,demo,info,metrics,query,forecast,users}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{init,demo,info,metrics,query,forecast,import,imports,users}")
 
     init = sub.add_parser("init", help="create or migrate the store's schema")
     init.add_argument("--demo-if-empty", action="store_true",
@@ -87,6 +87,8 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--format", choices=["table", "csv", "json"], default="table")
     f.add_argument("--lang", choices=["zh", "en"], default="zh")
     f.add_argument("--as", dest="as_user", metavar="USERNAME", help="read with this user's scope and role")
+
+    ingest_cli.add_parser(sub)
 
     u = sub.add_parser("users", help="users, roles and scopes: add, list, disable, enable, reset-password, scope, role")
     u.add_argument("action", choices=["add", "list", "disable", "enable", "reset-password", "scope", "role"])
@@ -181,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
             return _query(engine, args)
         elif args.command == "forecast":
             return _forecast(engine, args)
+        elif args.command in ("import", "imports"):
+            return ingest_cli.main(args, engine)
         elif args.command == "users":
             return _users(engine, args)
         return 0

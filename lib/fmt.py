@@ -70,3 +70,27 @@ def change_pp(x: float | None, lang: str = "zh", decimals: int = 1) -> str | Non
     if _missing(x):
         return None
     return f"{x * 100:+.{decimals}f}" + ("个百分点" if lang == "zh" else " pp")
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell_text(value):
+    """Text bound for a spreadsheet (XLSX or CSV), made inert: a leading =, +, -, @ would make Excel
+    run it as a formula (e.g. a customer named ``=HYPERLINK(...)`` in an imported file). Non-text passes.
+
+    >>> cell_text("=1+1"), cell_text("华东大区"), cell_text(-3)
+    ("'=1+1", '华东大区', -3)
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def inert_text_columns(frame):
+    """A copy of ``frame`` with every text cell passed through :func:`cell_text` (for CSV/XLSX exports)."""
+    out = frame.copy()
+    for c in out.columns:
+        if out[c].dtype == object or str(out[c].dtype).startswith(("string", "str")):
+            out[c] = [cell_text(v) for v in out[c]]
+    return out

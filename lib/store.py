@@ -13,7 +13,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
-from lib import audit, auth, config, dashboard_tables, finance_tables, metric_store, schema
+from lib import (audit, auth, config, dashboard_tables, finance_tables, ingest_tables, metric_store, schema,
+                 source_tables)
 from lib.errors import SchemaTooNew, StoreUnavailable
 
 schema_version = sa.Table(
@@ -87,6 +88,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "users, scopes and the audit log", lambda conn: (auth.create_tables(conn), audit.create_table(conn))),
     Migration(5, "finance: budget version changes, saved forecasts, scenarios", finance_tables.create_tables),
     Migration(6, "dashboards", dashboard_tables.create_tables),
+    Migration(7, "data integration: import history, mapping templates, database sources", ingest_tables.create_tables),
+    Migration(8, "database sources and their sync state; files registered as datasets", source_tables.create_tables),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
