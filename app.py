@@ -41,7 +41,17 @@ pages = {
     sh.t("nav.section.analysis"): [
         st.Page("pages/overview.py", title=sh.t("nav.overview"), icon=":material/dashboard:",
                 url_path="overview", default=True),
+        st.Page("pages/explore.py", title=sh.t("nav.explore"), icon=":material/query_stats:", url_path="explore"),
+        st.Page("pages/dashboards.py", title=sh.t("nav.dashboards"), icon=":material/space_dashboard:",
+                url_path="dashboards"),
         st.Page("pages/metrics.py", title=sh.t("nav.metrics"), icon=":material/menu_book:", url_path="metrics"),
+    ],
+    sh.t("nav.section.finance"): [
+        st.Page("pages/margin.py", title=sh.t("nav.margin"), icon=":material/waterfall_chart:", url_path="margin"),
+        st.Page("pages/budget.py", title=sh.t("nav.budget"), icon=":material/request_quote:", url_path="budget"),
+    ],
+    sh.t("nav.section.data"): [
+        st.Page("pages/data.py", title=sh.t("nav.data"), icon=":material/upload_file:", url_path="data"),
     ],
 }
 admin = dict(title=sh.t("nav.admin"), icon=":material/admin_panel_settings:", url_path="admin")

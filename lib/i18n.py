@@ -15,6 +15,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "nav.section.finance": {"zh": "财务分析", "en": "Finance"},
     "nav.margin": {"zh": "毛利分析", "en": "Margin analysis"},
     "nav.budget": {"zh": "预算与预测", "en": "Budget & forecast"},
+    "nav.section.data": {"zh": "数据", "en": "Data"},
+    "nav.data": {"zh": "数据接入", "en": "Data integration"},
     "overview.title": {"zh": "经营概览", "en": "Business overview"},
     "overview.caption": {"zh": "{month} · 最近一个完整月 · 金额单位：人民币",
                          "en": "{month} · latest complete month · amounts in CNY"},
@@ -255,8 +257,9 @@ MESSAGES: dict[str, dict[str, str]] = {
 # Each area keeps its strings in its own module (lib/texts_*.py, a MESSAGES dict of the same shape);
 # they are merged here, and a key defined twice is an error, not a silent override.
 def _merge() -> None:
-    from lib import texts_budget, texts_dashboards, texts_explore, texts_margin
-    for module in (texts_explore, texts_dashboards, texts_margin, texts_budget):
+    from lib import (texts_budget, texts_charts, texts_dashboards, texts_data, texts_explore, texts_forecast,
+                     texts_margin)
+    for module in (texts_explore, texts_charts, texts_dashboards, texts_margin, texts_budget, texts_forecast, texts_data):
         clash = MESSAGES.keys() & module.MESSAGES.keys()
         if clash:
             raise RuntimeError(f"UI text keys defined twice: {sorted(clash)}")

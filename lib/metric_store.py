@@ -53,12 +53,17 @@ def overrides(engine: sa.Engine) -> list[dict]:
 
 
 def load_model(engine: sa.Engine) -> tuple[SemanticModel, list[Issue]]:
-    """The YAML seed with the stored edits applied; edits that no longer validate are left out and reported."""
+    """The YAML seed with the stored edits applied; edits that no longer validate are left out and reported.
+
+    Datasets registered from files (``lib.datasets_registry``) are loaded with the YAML.
+    """
+    from lib import datasets_registry  # imports this module's neighbours; keep the import local
+    docs, tables = datasets_registry.valid_documents(engine)
     edits = overrides(engine)
     try:
-        return semantic.load(overrides=edits), []
+        return semantic.load(overrides=edits, documents=docs, tables=tables), []
     except SemanticError:
-        model, skipped = semantic.load(), []
+        model, skipped = semantic.load(documents=docs, tables=tables), []
         for raw in edits:
             try:
                 model = model.with_metric(_metric(raw, model))

@@ -260,7 +260,7 @@ class _Compiler:
         return self._balance_unit(unit, name)
 
     def _tables(self, ds: semantic.Dataset, needed: set[str]) -> tuple[sa.FromClause, dict]:
-        base = schema.metadata.tables[ds.table].alias("b")
+        base = semantic.base_table(ds).alias("b")
         aliases: dict[str | None, sa.FromClause] = {None: base}
         joins = {j.alias: j for j in ds.joins}
         order: list[str] = []
@@ -393,7 +393,7 @@ class _Compiler:
             valid = sa.and_(r["issued"] <= at, sa.or_(r["paid"].is_(None), r["paid"] > at, r["paid_amount"] < r["amount"]))
         else:  # snapshot: the latest snapshot on or before the date
             tcol = b.c[ds.time]
-            inner = schema.metadata.tables[ds.table].alias("s")
+            inner = semantic.base_table(ds).alias("s")
             latest_q = sa.select(sa.func.max(inner.c[ds.time])).where(inner.c[ds.time] <= at)
             scope = self.user.scope if self.user is not None else None
             if scope is not None and scope.org_unit_ids is not None and ds.org_column:

@@ -156,6 +156,8 @@ class Dataset:
     file: str = "datasets.yaml"
     period_grain: str | None = None
     """'month' when rows are whole months (budgets): ranges must then cover whole months."""
+    table_def: sa.Table | None = field(default=None, compare=False, repr=False)
+    """The table itself when it is not part of the canonical model (a registered ext_ table)."""
 
 
 @dataclass(frozen=True)
@@ -348,31 +350,38 @@ def parse_offset(text: str | None) -> tuple[int, str] | None:
 
 # ---- loading -------------------------------------------------------------------------------
 
-def load(directory: Path = SEMANTIC_DIR, overrides: Iterable[Mapping] = ()) -> SemanticModel:
-    """Load every YAML file of ``directory``, apply stored metric edits (``overrides``), validate all."""
+def load(directory: Path = SEMANTIC_DIR, overrides: Iterable[Mapping] = (),
+         documents: Iterable[tuple[str, Mapping]] = (), tables: Mapping[str, sa.Table] | None = None) -> SemanticModel:
+    """Load every YAML file of ``directory``, apply stored metric edits (``overrides``), validate all.
+
+    ``documents`` are (name, document) pairs shaped like a YAML file, loaded after the files (datasets
+    registered in the store); ``tables`` defines the tables they use that are not canonical.
+    """
     issues: list[Issue] = []
     dims: dict[str, Dimension] = {}
     datasets: dict[str, Dataset] = {}
     metrics: dict[str, Metric] = {}
+    docs: list[tuple[str, str, Mapping]] = []
     for path in sorted(directory.glob("*.yaml")):
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            docs.append((path.name, path.stem, yaml.safe_load(path.read_text(encoding="utf-8")) or {}))
         except yaml.YAMLError as exc:
             issues.append(Issue(path.name, "(file)", f"not valid YAML: {exc}"))
-            continue
+    docs += [(name, name, doc) for name, doc in documents]
+    for file, subject, doc in docs:
         for did, raw in (doc.get("dimensions") or {}).items():
             dims[did] = Dimension(did, raw.get("label_zh", did), raw.get("label_en", did),
                                   raw.get("group", "other"), raw.get("parent"))
         for dsid, raw in (doc.get("datasets") or {}).items():
-            ds = _dataset(path.name, dsid, raw, issues)
+            ds = _dataset(file, dsid, raw, issues, tables or {})
             if ds:
                 datasets[dsid] = ds
         for raw in doc.get("metrics") or []:
-            m = metric_from_dict(raw, subject=path.stem, file=path.name, issues=issues)
+            m = metric_from_dict(raw, subject=subject, file=file, issues=issues)
             if m is None:
                 continue
             if m.id in metrics:
-                issues.append(Issue(path.name, m.id, f"declared twice (also in {metrics[m.id].subject}.yaml)"))
+                issues.append(Issue(file, m.id, f"declared twice (also in {metrics[m.id].subject}.yaml)"))
             metrics[m.id] = m
     for raw in overrides:
         m = metric_from_dict(raw, subject=raw.get("subject", "edits"), file="(store)", issues=issues)
@@ -385,7 +394,8 @@ def load(directory: Path = SEMANTIC_DIR, overrides: Iterable[Mapping] = ()) -> S
     return SemanticModel(dims, datasets, metrics)
 
 
-def _dataset(file: str, dsid: str, raw: Mapping, issues: list[Issue]) -> Dataset | None:
+def _dataset(file: str, dsid: str, raw: Mapping, issues: list[Issue],
+             tables: Mapping[str, sa.Table] | None = None) -> Dataset | None:
     try:
         kind = DatasetKind(raw.get("kind", "flow"))
     except ValueError:
@@ -403,7 +413,8 @@ def _dataset(file: str, dsid: str, raw: Mapping, issues: list[Issue]) -> Dataset
         table=str(raw.get("table")), kind=kind, time=raw.get("time"), org_column=raw.get("org_column"),
         joins=tuple(joins), dimensions={k: ColumnRef.parse(v) for k, v in (raw.get("dimensions") or {}).items()},
         columns=tuple(ColumnRef.parse(c) for c in raw.get("columns") or ()),
-        receivable=dict(raw.get("receivable") or {}), file=file, period_grain=raw.get("grain"))
+        receivable=dict(raw.get("receivable") or {}), file=file, period_grain=raw.get("grain"),
+        table_def=(tables or {}).get(str(raw.get("table"))))
 
 
 def metric_from_dict(raw: Mapping, subject: str, file: str, issues: list[Issue]) -> Metric | None:
@@ -460,14 +471,19 @@ def metric_from_dict(raw: Mapping, subject: str, file: str, issues: list[Issue])
 
 # ---- validation ----------------------------------------------------------------------------
 
-def _table_columns(table: str) -> set[str] | None:
-    t = schema.metadata.tables.get(table)
+def _table_columns(table: str, table_def: sa.Table | None = None) -> set[str] | None:
+    t = table_def if table_def is not None else schema.metadata.tables.get(table)
     return None if t is None else set(t.c.keys())
+
+
+def base_table(ds: Dataset) -> sa.Table:
+    """The SQLAlchemy table a dataset reads: its own definition, else the canonical model's."""
+    return ds.table_def if ds.table_def is not None else schema.metadata.tables[ds.table]
 
 
 def dataset_columns(ds: Dataset) -> dict[str | None, set[str]]:
     """Columns reachable from a dataset: alias (None = base) -> column names."""
-    out: dict[str | None, set[str]] = {None: _table_columns(ds.table) or set()}
+    out: dict[str | None, set[str]] = {None: _table_columns(ds.table, ds.table_def) or set()}
     for j in ds.joins:
         out[j.alias] = _table_columns(j.table) or set()
     return out
@@ -494,7 +510,7 @@ def _validate_datasets(dims: Mapping[str, Dimension], datasets: Mapping[str, Dat
             issues.append(Issue("datasets.yaml", did, f"parent dimension {d.parent!r} is not declared"))
     for ds in datasets.values():
         file = ds.file
-        if _table_columns(ds.table) is None:
+        if _table_columns(ds.table, ds.table_def) is None:
             issues.append(Issue(file, ds.id, f"unknown table {ds.table!r}"))
             continue
         cols = dataset_columns(ds)
@@ -625,7 +641,7 @@ def _validate_metrics(dims, datasets, metrics: Mapping[str, Metric]) -> list[Iss
             problem = check_simple_expression(m.expr or "", ds)
             if problem:
                 add(f"expr {m.expr!r}: {problem}")
-            table = schema.metadata.tables.get(ds.table)
+            table = ds.table_def if ds.table_def is not None else schema.metadata.tables.get(ds.table)
             if m.time_column and (ds.kind is not DatasetKind.FLOW or table is None or m.time_column not in table.c
                                   or not isinstance(table.c[m.time_column].type, sa.Date)):
                 add(f"time_column {m.time_column!r} must be a date column of the flow dataset {ds.id}")

@@ -4,10 +4,12 @@ import streamlit as st
 from lib import charts, fmt
 from lib.errors import WorkbenchError
 from lib.overview import Kind
+from pages import _pilot
 from pages import _shared as sh
 
 lang = sh.lang()
 st.title(sh.t("overview.title"))
+_pilot.render()  # the pilot checklist: open while a step is left, collapsed once all are done
 try:
     data = sh.overview_figures()
 except WorkbenchError as exc:
