@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from openpyxl.styles import Font
 
 from lib import budget_versions as bv
+from lib import fmt
 from lib.access import User
 from lib.budget_versions import LinesRejected, Problem
 
@@ -218,7 +219,7 @@ def download(engine: sa.Engine, version_id: int, lang: str = "zh") -> bytes:
         for (uid, code), g in df.groupby(["org_unit_id", "account_code"], sort=True):
             by_month = dict(zip(g["m"], g["amount"]))
             first = g.iloc[0]
-            ws.append([first["org_code"], first["org_name"], code, first["account_name"],
+            ws.append([*map(fmt.cell_text, (first["org_code"], first["org_name"], code, first["account_name"])),
                        *[by_month.get(m) for m in range(1, 13)], float(g["amount"].sum())])
     ws.freeze_panes = "E2"
     buf = io.BytesIO()

@@ -21,6 +21,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from pypdf import PageObject, PdfReader, PdfWriter, Transformation
 
+from lib import fmt
 from lib.chart_format import NEGATIVE, FieldInfo, Kind, Unit, dim_text, excel_format, excel_value
 from lib.chart_tables import KpiTile, table_fields
 from lib.charts import theme, theme_config
@@ -102,7 +103,7 @@ def data_csv(chart: ChartSpec, data: pd.DataFrame, model, lang: str = "zh") -> b
     """
     cols = dict(_csv_column(fi, data[fi.column].reset_index(drop=True), lang)
                 for fi in table_fields(chart, data, model, lang))
-    return pd.DataFrame(cols).to_csv(index=False).encode("utf-8-sig")
+    return fmt.inert_text_columns(pd.DataFrame(cols)).to_csv(index=False).encode("utf-8-sig")
 
 
 _DATE_FORMATS = {"day": "yyyy-mm-dd", "week": "yyyy-mm-dd", "month": "yyyy-mm", "year": "yyyy"}
@@ -144,7 +145,7 @@ def data_xlsx(chart: ChartSpec, data: pd.DataFrame, model, lang: str, made_at: d
                 c.number_format = _DATE_FORMATS[fi.column]
                 width = max(width, 11)
             else:
-                ws.cell(row=i, column=j, value=dim_text(v, fi))
+                ws.cell(row=i, column=j, value=fmt.cell_text(dim_text(v, fi)))
                 width = max(width, _width(dim_text(v, fi)))
         widths.append(width)
     for j, w in enumerate(widths, start=1):

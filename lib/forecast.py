@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from lib import auth, db, i18n, query, semantic
 from lib import forecast_models as fm
 from lib.access import User
-from lib.errors import InvalidArgument
+from lib.errors import Forbidden, InvalidArgument
 from lib.finance_tables import forecast_line, forecast_run
 from lib.semantic import SemanticModel
 from lib.spec import FilterSpec, QuerySpec, TimeRange
@@ -331,17 +331,18 @@ def run_lines(engine: sa.Engine, run_id: int) -> pd.DataFrame:
     return df
 
 
-def run_vs_actual(engine: sa.Engine, run_id: int, actual: dict[str, pd.Series], *, scoped: bool = False) -> pd.DataFrame:
+def run_vs_actual(engine: sa.Engine, user: User, run_id: int, actual: dict[str, pd.Series]) -> pd.DataFrame:
     """"Forecast made in M vs actual": every saved line with the actual of its month where known.
 
     Columns: series, period, model, forecast, lo80, hi80, lo95, hi95, actual, error (actual − forecast),
     pct_error (error ÷ |actual|, NaN on zero), in80, in95 (actual inside the interval; NA if unknown).
-    ``scoped`` (a user who sees part of the data): only the series in ``actual`` are kept, and never
-    the total, since a saved total covers units outside their scope.
+    Saved runs were made over the whole company (a series may be a region, a channel or the total,
+    covering rows outside any department's scope), so a user with a row scope is refused.
     """
+    if user.scope is not None:
+        raise Forbidden("Saved forecasts cover the whole company; your data scope is part of it. Ask finance.",
+                        "已保存的预测覆盖全公司数据，超出您的数据范围；如需查看请联系财务。")
     lines = run_lines(engine, run_id)
-    if scoped:
-        lines = lines[lines["series"].isin([k for k in actual if k != ""])]
     act = []
     for s, p in zip(lines["series"], lines["period"]):
         a = actual.get(s)

@@ -100,6 +100,8 @@ def _save(user, metric: str, by: str | None, made_in: dt.date, results: dict) ->
 
 
 def _history(user, model, end: dt.date) -> None:
+    if user.scope is not None:  # saved runs cover the whole company (lib refuses them too)
+        return
     st.subheader(_t("forecast.history"))
     try:
         saved = forecast.runs(sh.engine())
@@ -121,7 +123,7 @@ def _history(user, model, end: dt.date) -> None:
     r = by_id[run_id]
     try:
         actual = forecast.monthly_series(sh.run, r.metric, r.dimension, end, model=model)
-        vs = forecast.run_vs_actual(sh.engine(), run_id, actual, scoped=user.scope is not None)
+        vs = forecast.run_vs_actual(sh.engine(), user, run_id, actual)
     except WorkbenchError as exc:
         sh.show_error(exc)
         return

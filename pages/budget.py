@@ -84,7 +84,9 @@ def _values(dimension: str, region: str | None = None) -> list:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _outlook(through: dt.date, by: str | None, version: str | None, types: tuple, method: str,
-             _data: str, _user: str, _progress=None) -> budget.Outlook:
+             data: str, username: str, users: str, _progress=None) -> budget.Outlook:
+    # data, username and users are in the cache key (Streamlit leaves out only _-prefixed arguments):
+    # sh.run reads within the logged-in user's scope, so one user's outlook must never serve another.
     forecaster = budget.lib_forecaster(_progress) if method == "auto" else budget.seasonal_naive
     return budget.outlook(sh.run, through, forecaster, by, version, account_types=types)
 
@@ -112,7 +114,8 @@ def _outlook_tab(latest: dt.date, versions: pd.DataFrame) -> None:
         st.info(t("budget.ol.full_year"))
     bar = st.progress(0.0)
     try:
-        result = _outlook(*ss["bud_ol_args"], _data=sh.data_version(), _user=sh.current_user().username,
+        result = _outlook(*ss["bud_ol_args"], data=sh.data_version(), username=sh.current_user().username,
+                          users=sh.users_version(),
                           _progress=lambda d, n: bar.progress(d / n, text=t("budget.ol.progress", done=d, total=n)))
     except WorkbenchError as exc:
         bar.empty()

@@ -86,3 +86,19 @@ def test_dashboard_pdf_has_cover_and_one_page_per_tile(chart):
     assert "明细" in reader.pages[2].extract_text() and "(¥0.20万)" in reader.pages[2].extract_text()
     assert "¥500.00万" in reader.pages[3].extract_text() and "同比 +10.0%" in reader.pages[3].extract_text()
     assert reader.metadata.title == "经营总览"
+
+
+def test_text_that_looks_like_a_formula_stays_text_in_xlsx_and_csv():
+    """An imported customer named "=HYPERLINK(...)" must not become a live formula in an export."""
+    import openpyxl
+
+    model = query.default_model()
+    chart = ChartSpec(QuerySpec(("revenue",), ("customer",)), Mark.TABLE, rows=(Field("customer"),),
+                      columns=(Field("revenue"),))
+    data = pd.DataFrame({"customer": ['=HYPERLINK("http://x","y")', "@SUM(A1)", "华东客户"], "revenue": [1.0, 2.0, 3.0]})
+    wb = openpyxl.load_workbook(io.BytesIO(export.data_xlsx(chart, data, model, "zh", dt.datetime(2026, 1, 1), "x")))
+    cells = [wb.active.cell(row=i, column=1) for i in (2, 3, 4)]
+    assert [c.data_type for c in cells] == ["s", "s", "s"]
+    assert cells[0].value.startswith("'=") and cells[2].value == "华东客户"
+    csv = export.data_csv(chart, data, model, "zh").decode("utf-8-sig")
+    assert "'=HYPERLINK" in csv and "'@SUM" in csv

@@ -13,7 +13,7 @@ import pytest
 from lib import forecast as fc
 from lib import forecast_models as fm
 from lib import query, store
-from lib.access import User
+from lib.access import Scope, User
 from lib.errors import Forbidden, InvalidArgument
 from tests.lib import fixtures_finance as ff
 
@@ -260,7 +260,7 @@ def test_save_list_and_compare_with_actuals(empty_engine):
     assert saved.loc[0, "made_by"] == "fin_user" and str(saved.loc[0, "made_in"])[:10] == "2024-12-01"
     assert fc.runs(empty_engine, "cogs").empty
     actual = {"华东大区": monthly([105.0, 130.0], "2025-01-01"), "": monthly([300.0], "2025-01-01")}
-    vs = fc.run_vs_actual(empty_engine, run_id, actual)
+    vs = fc.run_vs_actual(empty_engine, finance, run_id, actual)
     hd = vs[vs["series"] == "华东大区"].reset_index(drop=True)
     assert hd["actual"].tolist() == [105.0, 130.0] and hd["error"].tolist() == [5.0, 30.0]
     assert hd["pct_error"].tolist() == pytest.approx([5 / 105, 30 / 130])
@@ -270,7 +270,8 @@ def test_save_list_and_compare_with_actuals(empty_engine):
     summary = fc.run_summary(vs).set_index("series")
     assert summary.loc["华东大区", "months"] == 2 and summary.loc["华东大区", "mae"] == 17.5
     assert summary.loc["华东大区", "cover80"] == 0.5 and summary.loc["", "months"] == 1
-    scoped = fc.run_vs_actual(empty_engine, run_id, {"华东大区": actual["华东大区"], "": actual[""]}, scoped=True)
-    assert set(scoped["series"]) == {"华东大区"}                # a scoped user never sees the saved company total
+    head = User("east_head", "dept_head", scope=Scope(org_unit_ids=frozenset({2})))
+    with pytest.raises(Forbidden):                            # saved runs cover the whole company
+        fc.run_vs_actual(empty_engine, head, run_id, actual)
     with pytest.raises(InvalidArgument, match="999"):
-        fc.run_vs_actual(empty_engine, 999, actual)
+        fc.run_vs_actual(empty_engine, finance, 999, actual)
