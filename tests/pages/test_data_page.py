@@ -100,6 +100,16 @@ def test_upload_map_preview_confirm(monkeypatch, data_url):
     batch = rows[0][4]
     assert batch is not None and str(batch) in at.success[0].value
 
+    # The pilot's question, answered on the margin page from this one file. By hand: 试点产品 300 − 180 = 120,
+    # 120 / 300 = 40.0 %; 试点产品二 90 − 40 = 50, 50 / 90 = 55.6 %.
+    at.switch_page("pages/margin.py").run()
+    assert not at.exception, at.exception
+    at.selectbox(key="margin_dim").set_value("product").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    margins = _frame(at, "毛利率（%）")
+    assert dict(zip(margins.iloc[:, 0], margins["毛利（元）"])) == {"试点产品": 120.0, "试点产品二": 50.0}
+    assert dict(zip(margins.iloc[:, 0], margins["毛利率（%）"])) == {"试点产品": 40.0, "试点产品二": 55.6}
+
     at.switch_page("pages/data.py").run()  # the history lists the batch; rollback asks first, then undoes it
     assert batch in _frame(at, "batch_id")["batch_id"].tolist()
     at.selectbox(key="data_rb_batch").set_value(batch).run()
