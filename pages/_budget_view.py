@@ -60,8 +60,10 @@ def styled(rows: pd.DataFrame, by: tuple[str, ...], lang: str, fy: bool):
     names = {c: (budget_dim_label(c) if c in keys else t(f"budget.col.{c}")) for c in df.columns}
     df = df.rename(columns=names)
     sty = df.style.apply(colour, subset=[names[c] for c in ("variance", "variance_pct", "impact", "assessment")])
-    sty = sty.format({names[c]: (lambda x: fmt.money(x, lang)) for c in names if c in MONEY})
-    return sty.format({names[c]: fmt.percent for c in ("variance_pct", "execution") if c in names})
+    # One format() call: under pandas 3 a second call resets the formats of the first.
+    formats = {names[c]: (lambda x: fmt.money(x, lang)) for c in names if c in MONEY}
+    formats.update({names[c]: fmt.percent for c in ("variance_pct", "execution") if c in names})
+    return sty.format(formats)
 
 
 def budget_dim_label(dim: str) -> str:

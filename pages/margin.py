@@ -1,4 +1,5 @@
 """毛利分析 / Margin analysis: gross profit by dimension, price-volume-mix bridge, profit waterfall, leakage."""
+import pandas as pd
 import streamlit as st
 
 from lib import fmt, i18n, overview, query
@@ -12,6 +13,13 @@ lang = sh.lang()
 model = sh.model()
 can_cost = sh.current_user().may_see_metric("cogs", model)
 
+
+
+def numbers(frame: pd.DataFrame, key: str) -> None:
+    """A table whose numbers read with thousands separators (the values stay numbers for sorting)."""
+    st.dataframe(frame, hide_index=True, key=key, column_config={
+        c: st.column_config.NumberColumn(format="localized") for c in frame.columns
+        if pd.api.types.is_numeric_dtype(frame[c])})
 
 def t(key: str, **kw: object) -> str:
     return i18n.t(key, lang, **kw)
@@ -87,8 +95,7 @@ with tabs[0]:
                 col.metric(label, value, delta, delta_color="normal" if i == 2 else "off")
             if tot.revenue and tot.gross_profit == tot.revenue:
                 st.info(t("margin.no_cost"))
-            st.dataframe(mc.margin_frame(table, lang, dim_label(dimension), with_base=bool(use)), hide_index=True,
-                         key="margin_table")
+            numbers(mc.margin_frame(table, lang, dim_label(dimension), with_base=bool(use)), "margin_table")
             caption(*specs)
             sh.explain(specs[0], key="margin_explain_table")
         except WorkbenchError as exc:
@@ -119,7 +126,7 @@ with tabs[1]:
         if bar.items:
             st.caption(t("margin.bridge.top", n=min(10, len(bar.items)), total=len(bar.items),
                          sum=fmt.money(bar.value, lang)))
-            st.dataframe(mc.contributors_frame(bar, lang, dim_label(bdim)), hide_index=True, key="margin_contrib")
+            numbers(mc.contributors_frame(bar, lang, dim_label(bdim)), "margin_contrib")
         else:
             st.caption(t("margin.bridge.none"))
         revenue_note = t("margin.bridge.method_revenue") if kind is mg.BridgeKind.REVENUE else ""
@@ -153,7 +160,7 @@ with tabs[3]:
                 if frame is None:
                     st.caption(t("margin.leak.none"))
                 else:
-                    st.dataframe(frame, hide_index=True, key=f"margin_leak_{key}")
+                    numbers(frame, f"margin_leak_{key}")
             st.markdown(f"**{t('margin.leak.quadrant')}**")
             st.altair_chart(mc.quadrant_chart(leak, lang, dim_label(ldim)), width="stretch", key="margin_quadrant")
             specs = mg.leakage_specs(ldim, period, base)

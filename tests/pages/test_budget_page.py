@@ -81,3 +81,16 @@ def test_version_copy_and_workflow_for_finance(monkeypatch, own_url):
     history = next(d.value for d in at.dataframe if "操作" in d.value.columns)
     assert list(history["操作"]) == ["状态变更", "创建"]
     # (department heads get no version controls: test_opens_for_every_role_in_both_languages)
+
+
+def test_variance_tables_show_money_and_percent_formats():
+    """Both formats survive together (pandas 3 resets the first Styler.format when a second is applied)."""
+    import pandas as pd
+
+    from pages import _budget_view as bview
+    rows = pd.DataFrame({"unit": ["华东大区"], "account_type": ["revenue"], "actual": [2639437.44],
+                         "budget": [3076500.0], "variance": [-437062.56], "variance_pct": [-0.142],
+                         "execution": [0.858], "impact": [-437062.56], "material": [True], "favourable": [False]})
+    html = bview.styled(rows, (), "zh", fy=False).to_html()
+    assert "¥263.94万" in html and "-¥43.71万" in html and "-14.2%" in html and "85.8%" in html
+    assert "2639437.44" not in html
