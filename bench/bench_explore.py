@@ -118,19 +118,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--rows", default="10m")
     p.add_argument("--repeat", type=int, default=7)
-    p.add_argument("--cache-theme", action="store_true",
-                   help="what-if: build the chart theme's alt.Config once (lib.charts builds and validates it per chart)")
     args = p.parse_args()
-    if args.cache_theme:
-        import functools
-        import json
-
-        import altair as alt
-        original = alt.Config.from_dict
-        built = functools.lru_cache(maxsize=4)(lambda text: original(json.loads(text)))
-        alt.Config.from_dict = classmethod(lambda cls, d, validate=True: built(json.dumps(d, sort_keys=True))
-                                           if cls is alt.Config else original(d, validate))
-        print("what-if: the theme's alt.Config built once and reused")
     url = ensure_store(_rows(args.rows))
     engine = store.get_engine(url)
     model = query.default_model()
