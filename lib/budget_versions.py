@@ -307,9 +307,11 @@ def _check_name(conn: sa.Connection, name: str) -> str:
 
 
 def create_version(engine: sa.Engine, user: User, *, name: str, kind: str, fiscal_year: int,
-                   lines: pd.DataFrame | None = None, based_on: int | None = None, status: str = "draft") -> int:
+                   lines: pd.DataFrame | None = None, based_on: int | None = None, status: str = "draft",
+                   conn: sa.Connection | None = None) -> int:
     """Create a version (with optional lines: period, org_unit_id, account_code, amount) in one
-    transaction; returns its id. Invalid lines raise :class:`LinesRejected` and nothing is written."""
+    transaction; returns its id. Invalid lines raise :class:`LinesRejected` and nothing is written.
+    Given ``conn``, it runs inside the caller's transaction (e.g. a scenario saved with its drivers)."""
     _require(user)
     try:
         kind_, status_ = BudgetKind(kind), BudgetStatus(status)
@@ -321,23 +323,30 @@ def create_version(engine: sa.Engine, user: User, *, name: str, kind: str, fisca
     if isinstance(fiscal_year, bool) or not isinstance(fiscal_year, int) or not 1900 <= fiscal_year <= 2200:
         raise InvalidArgument(f"The fiscal year must be a year between 1900 and 2200, got {fiscal_year!r}.",
                               f"财年须为 1900 到 2200 之间的年份，收到 {fiscal_year!r}。")
-    with engine.begin() as conn:
-        name = _check_name(conn, name)
-        if based_on is not None:
-            _version(conn, based_on)
-        clean = pd.DataFrame(columns=list(LINE_COLUMNS))
-        if lines is not None:
-            clean, problems = check_lines(conn, fiscal_year, lines)
-            if problems:
-                raise LinesRejected(problems)
-        new_id = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(VERSION.c.id), 0))).scalar_one()) + 1
-        now = _now()
-        conn.execute(VERSION.insert().values(id=new_id, name=name, kind=kind_.value, fiscal_year=fiscal_year,
-                                                    status=status_.value, based_on=based_on, created_at=now,
-                                                    created_by=user.username, updated_at=now, updated_by=user.username))
-        _insert_lines(conn, new_id, clean)
-        _log(conn, user, new_id, "create", len(clean), {"name": name, "kind": kind_.value, "fiscal_year": fiscal_year,
-                                                        "status": status_.value, "based_on": based_on})
+    if conn is None:
+        with engine.begin() as own:
+            return _create(own, user, name, kind_, status_, fiscal_year, lines, based_on)
+    return _create(conn, user, name, kind_, status_, fiscal_year, lines, based_on)
+
+
+def _create(conn: sa.Connection, user: User, name: str, kind_: BudgetKind, status_: BudgetStatus, fiscal_year: int,
+            lines: pd.DataFrame | None, based_on: int | None) -> int:
+    name = _check_name(conn, name)
+    if based_on is not None:
+        _version(conn, based_on)
+    clean = pd.DataFrame(columns=list(LINE_COLUMNS))
+    if lines is not None:
+        clean, problems = check_lines(conn, fiscal_year, lines)
+        if problems:
+            raise LinesRejected(problems)
+    new_id = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(VERSION.c.id), 0))).scalar_one()) + 1
+    now = _now()
+    conn.execute(VERSION.insert().values(id=new_id, name=name, kind=kind_.value, fiscal_year=fiscal_year,
+                                         status=status_.value, based_on=based_on, created_at=now,
+                                         created_by=user.username, updated_at=now, updated_by=user.username))
+    _insert_lines(conn, new_id, clean)
+    _log(conn, user, new_id, "create", len(clean), {"name": name, "kind": kind_.value, "fiscal_year": fiscal_year,
+                                                    "status": status_.value, "based_on": based_on})
     return new_id
 
 

@@ -291,9 +291,9 @@ def version_lines(engine: sa.Engine, base: Base, drivers: Drivers, fiscal_year: 
         key = (l1 if depth >= 1 else None, l2 if depth >= 2 else None)
         if depth <= 2:
             units.setdefault(key, uid)
-    codes = {}
+    codes: dict[str, list[str]] = {}
     for code, name, _ in accts:
-        codes.setdefault(name, code)
+        codes.setdefault(name, []).append(code)
     first = {typ: next((c for c, _, ty in accts if ty == typ), None) for typ in ("revenue", "cogs")}
     out = []
     for r in df.itertuples(index=False):
@@ -301,7 +301,13 @@ def version_lines(engine: sa.Engine, base: Base, drivers: Drivers, fiscal_year: 
         if base.kind is BaseKind.ACTUAL and r.line in ("revenue", "cogs"):
             code = first[r.line]
         else:
-            code = codes.get(r.account)
+            found = codes.get(r.account, [])
+            if len(found) > 1:  # the base names accounts, not codes: refuse rather than book to the wrong one
+                raise InvalidArgument(
+                    f"The account name {r.account!r} belongs to several accounts ({', '.join(found)}); "
+                    "give them distinct names in the chart of accounts before saving this scenario.",
+                    f"科目名称“{r.account}”对应多个科目（{'、'.join(found)}）；请先在科目表中区分名称，再保存此情景。")
+            code = found[0] if found else None
         if unit is None or code is None:
             what = f"{r.region}/{r.department}" if unit is None else str(r.account)
             raise InvalidArgument(f"Can't place the scenario line of {what} on a unit and account of the store.",
@@ -324,17 +330,16 @@ def save(engine: sa.Engine, user: User, name: str, base: Base, drivers: Drivers,
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise InvalidArgument("Give the scenario a name of 1 to 100 characters.", "请为情景命名（1 到 100 个字符）。")
-    with engine.connect() as conn:
+    lines = version_lines(engine, base, drivers, fiscal_year)
+    with engine.begin() as conn:  # the version, its lines and the drivers: all or nothing
         if conn.execute(sa.select(scenario_table.c.id).where(scenario_table.c.name == name)).first():
             raise InvalidArgument(f"A scenario named '{name}' exists: choose another name.", f"已有名为“{name}”的情景，请换一个名称。")
         based_on = None
         if base.version:
             based_on = conn.execute(sa.select(budget_version.c.id)
                                     .where(budget_version.c.name == base.version)).scalar()
-    lines = version_lines(engine, base, drivers, fiscal_year)
-    vid = budget_versions.create_version(engine, user, name=name, kind="scenario", fiscal_year=fiscal_year, lines=lines,
-                            based_on=based_on)
-    with engine.begin() as conn:
+        vid = budget_versions.create_version(engine, user, name=name, kind="scenario", fiscal_year=fiscal_year,
+                                             lines=lines, based_on=based_on, conn=conn)
         conn.execute(scenario_table.insert().values(
             name=name, base=f"{base.kind.value}:{base.label}"[:100], drivers=drivers.to_json(), version_id=vid,
             created_by=user.username, created_at=dt.datetime.now().replace(microsecond=0)))

@@ -142,3 +142,19 @@ def test_actuals_move_to_the_fiscal_year_and_viewers_cannot_save(fin_rw):
         sc.save(fin_rw, User("v", "viewer"), "x", base, sc.Drivers(), 2026)
     assert len(budget_versions.versions(fin_rw)) == before
 
+
+
+def test_an_ambiguous_account_name_is_refused_not_booked_to_the_first_code(fin_rw):
+    """The budget base names accounts; two codes with one name can't be told apart, so nothing is saved."""
+    import sqlalchemy as sa
+
+    from lib import budget_versions
+    from lib.schema import account
+    with fin_rw.begin() as conn:
+        name = conn.execute(sa.select(account.c.name).where(account.c.code == "660101")).scalar_one()
+        conn.execute(account.insert().values(code="660199", name=name, type="opex", parent_code="6602"))
+    base = sc.load_budget_base(run(fin_rw), "2025年度预算")
+    before = budget_versions.versions(fin_rw)
+    with pytest.raises(InvalidArgument, match="660101, 660199"):
+        sc.save(fin_rw, FINANCE, "歧义科目", base, sc.Drivers(0.03), 2025)
+    assert len(budget_versions.versions(fin_rw)) == len(before) and sc.saved(fin_rw).empty
