@@ -376,6 +376,18 @@ def set_status(engine: sa.Engine, user: User, version_id: int, status: str) -> N
                                 f"“{v.name}”不能从“{STATUS_ZH[v.status]}”改为“{STATUS_ZH[new]}”。允许：{allowed_zh}。")
         conn.execute(VERSION.update().where(VERSION.c.id == v.id).values(status=new.value))
         _log(conn, user, v.id, "status", 0, {"from": v.status.value, "to": new.value})
+        if new is BudgetStatus.APPROVED and v.based_on is not None:
+            _supersede(conn, user, v)
+
+
+def _supersede(conn: sa.Connection, user: User, revision: Version) -> None:
+    """An approved revision replaces the version it is based on (same kind and year) in the budget
+    metric, so the two are never added together; the original keeps its lines and status."""
+    base = _version(conn, revision.based_on)
+    if base.kind is not revision.kind or base.fiscal_year != revision.fiscal_year:
+        return
+    conn.execute(VERSION.update().where(VERSION.c.id == base.id).values(superseded_by=revision.id))
+    _log(conn, user, base.id, "superseded", 0, {"by": revision.id, "name": revision.name})
 
 
 def save_lines(engine: sa.Engine, user: User, version_id: int, edited: pd.DataFrame) -> SaveResult:

@@ -147,6 +147,9 @@ budget_version = sa.Table(
     col("status", sa.String(16), "状态", "Status", nullable=False),
     col("based_on", sa.Integer, "基于版本", "Based on"),
     col("created_at", sa.DateTime, "创建时间", "Created at"),
+    # Set when an approved revision (based_on this version, same kind and year) replaces it: the budget
+    # metric then reads the revision only, so an original and its revision are never added together.
+    col("superseded_by", sa.Integer, "被替代于", "Superseded by"),
     _in("kind", BudgetKind),
     _in("status", BudgetStatus),
     info={"label_zh": "预算版本", "label_en": "Budget versions"},

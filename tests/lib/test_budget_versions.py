@@ -185,3 +185,23 @@ def test_bad_arguments(eng):
     with pytest.raises(InvalidArgument, match="missing"):
         bv.create_version(eng, FINANCE, name=name(), kind="budget", fiscal_year=2025,
                           lines=pd.DataFrame({"period": [D(2025, 1, 1)]}))
+
+
+def test_an_approved_revision_replaces_its_original_in_the_budget_metric(eng):
+    """Copy → revise → approve must not add the original and the revision together in the budget metric.
+    By hand: the approved 2025 budgets are v1 (revenue 250; opex 40 + 20 + 20 + 40 = 120) plus the locked
+    adjustment v4; a revision of v1 with its 6001 line at 300 replaces v1 only: the total moves by +50."""
+    from lib import query
+    from lib.spec import QuerySpec, TimeRange
+    spec = QuerySpec(("budget",), time_range=TimeRange(dt.date(2025, 1, 1), dt.date(2025, 12, 31)))
+    before = float(query.run(eng, spec)["budget"].iloc[0])
+    rev = bv.copy_version(eng, FINANCE, 1, name("FY2025 修订预算"))
+    edited = bv.lines(eng, rev)
+    edited.loc[edited["account_code"] == "6001", "amount"] = 300.0
+    bv.save_lines(eng, FINANCE, rev, edited)
+    for status in ("submitted", "approved"):
+        bv.set_status(eng, FINANCE, rev, status)
+    after = float(query.run(eng, spec)["budget"].iloc[0])
+    assert after == pytest.approx(before + 50)
+    with eng.connect() as conn:
+        assert conn.execute(sa.text("SELECT superseded_by FROM budget_version WHERE id = 1")).scalar_one() == rev
