@@ -75,12 +75,7 @@ BUDGET_VERSION_COLUMNS = (
 
 
 def create_tables(conn: sa.Connection) -> None:
-    existing = {c["name"] for c in sa.inspect(conn).get_columns(schema.budget_version.name)}
     # Columns added to the canonical table after version 1 (superseded_by), then the app's own.
-    added = [(c.name, c.type) for c in schema.budget_version.columns if c.name not in existing]
-    for name, type_ in [*added, *BUDGET_VERSION_COLUMNS]:
-        if name not in existing:
-            # Names and types are our own constants above, never input.
-            conn.execute(sa.text(f"ALTER TABLE {schema.budget_version.name} ADD COLUMN {name} "
-                                 f"{type_.compile(dialect=conn.dialect)}"))
+    schema.add_missing_columns(conn, schema.budget_version,
+                               [*((c.name, c.type) for c in schema.budget_version.columns), *BUDGET_VERSION_COLUMNS])
     metadata.create_all(conn, checkfirst=True)

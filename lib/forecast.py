@@ -47,6 +47,10 @@ class Forecast:
     def note(self, lang: str) -> str | None:
         return self.note_zh if lang == "zh" else self.note_en
 
+    def total(self) -> float:
+        """The forecast summed over the horizon (the metric is additive over months)."""
+        return float(self.forecast["value"].sum())
+
 
 # ---- one series -------------------------------------------------------------------------------
 

@@ -63,10 +63,5 @@ import_member = sa.Table(
 
 
 def create_tables(conn: sa.Connection) -> None:
-    existing = {c["name"] for c in sa.inspect(conn).get_columns(schema.app_import_batch.name)}
-    for name, type_ in BATCH_COLUMNS:
-        if name not in existing:
-            # Names and types are our own constants above, never input.
-            conn.execute(sa.text(f"ALTER TABLE {schema.app_import_batch.name} ADD COLUMN {name} "
-                                 f"{type_.compile(dialect=conn.dialect)}"))
+    schema.add_missing_columns(conn, schema.app_import_batch, BATCH_COLUMNS)
     metadata.create_all(conn, tables=[import_template, import_member], checkfirst=True)

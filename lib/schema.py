@@ -247,3 +247,15 @@ def label(table: str, column: str | None = None, lang: str = "zh") -> str:
     t = metadata.tables[table]
     info = t.info if column is None else t.c[column].info
     return info.get(f"label_{lang}", column or table)
+
+
+def add_missing_columns(conn: sa.Connection, table: sa.Table, columns) -> None:
+    """Add the (name, type) ``columns`` a stored ``table`` lacks (a migration extending a table created
+    earlier), each by ALTER TABLE. Names and types are the code's own constants, never input."""
+    existing = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
+    preparer = conn.dialect.identifier_preparer
+    for name, type_ in columns:
+        if name not in existing:
+            conn.execute(sa.text(f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {preparer.quote(name)} "
+                                 f"{type_.compile(dialect=conn.dialect)}"))
+            existing.add(name)

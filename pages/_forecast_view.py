@@ -86,7 +86,7 @@ def _overview(results: dict[str, forecast.Forecast], show) -> pd.DataFrame:
         rows.append({_t("forecast.series"): _series_label(key), _t("forecast.chosen"): f.model,
                      _t("forecast.col.mase"): round(float(acc.get(f.model, float("nan"))), 3),
                      _t("forecast.vs_baseline"): round(float(acc.get("seasonal_naive", float("nan"))), 3),
-                     _t("forecast.next_total", h=len(f.forecast)): show(float(f.forecast["value"].sum()))})
+                     _t("forecast.next_total", h=len(f.forecast)): show(f.total())})
     return pd.DataFrame(rows)
 
 
@@ -197,7 +197,7 @@ def render() -> None:
                                                           h=f.backtest_horizon))
         m2.metric(_t("forecast.col.mase"), fmt_num(acc.get(f.model)),
                   help=f"{_t('forecast.vs_baseline')}: {fmt_num(acc.get('seasonal_naive'))}")
-        m3.metric(_t("forecast.next_total", h=horizon), show(float(f.forecast["value"].sum())))
+        m3.metric(_t("forecast.next_total", h=horizon), show(f.total()))
         if f.note(lang):
             st.info(f.note(lang))
         st.altair_chart(_chart(f), key="fc_chart")
