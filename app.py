@@ -50,6 +50,12 @@ pages = {
         st.Page("pages/margin.py", title=sh.t("nav.margin"), icon=":material/waterfall_chart:", url_path="margin"),
         st.Page("pages/budget.py", title=sh.t("nav.budget"), icon=":material/request_quote:", url_path="budget"),
     ],
+    sh.t("nav.section.performance"): [
+        st.Page("pages/scorecard.py", title=sh.t("nav.scorecard"), icon=":material/military_tech:",
+                url_path="scorecard"),
+        st.Page("pages/alerts.py", title=sh.t("nav.alerts"), icon=":material/notifications_active:",
+                url_path="alerts"),
+    ],
     sh.t("nav.section.data"): [
         st.Page("pages/data.py", title=sh.t("nav.data"), icon=":material/upload_file:", url_path="data"),
     ],

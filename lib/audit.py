@@ -23,7 +23,8 @@ audit = sa.Table(
 
 ACTIONS = ("login", "login_failed", "logout", "user_create", "user_update", "user_disable", "user_enable",
            "password_reset", "scope_change", "metric_edit", "metric_restore", "metric_create",
-           "query_as", "export", "import", "budget_edit")
+           "query_as", "export", "import", "budget_edit", "scorecard_edit", "scorecard_run", "scorecard_publish",
+           "kpi_entry", "alert_rule_edit", "alert_update", "notify_config")
 
 
 def create_table(conn: sa.Connection) -> None:

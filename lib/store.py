@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
-from lib import (audit, auth, config, dashboard_tables, finance_tables, ingest_tables, metric_store, schema,
-                 source_tables)
+from lib import (alert_tables, audit, auth, config, dashboard_tables, finance_tables, ingest_tables, metric_store,
+                 notify_tables, schema, scorecard_tables, source_tables)
 from lib.errors import SchemaTooNew, StoreUnavailable
 
 schema_version = sa.Table(
@@ -90,6 +90,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "dashboards", dashboard_tables.create_tables),
     Migration(7, "data integration: import history, mapping templates, database sources", ingest_tables.create_tables),
     Migration(8, "database sources and their sync state; files registered as datasets", source_tables.create_tables),
+    Migration(9, "scorecards: templates, manual KPI values, evaluation runs and their results", scorecard_tables.create_tables),
+    Migration(10, "alerts: rules, events, comments", alert_tables.create_tables),
+    Migration(11, "notification outbox and user contact addresses", notify_tables.create_tables),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
