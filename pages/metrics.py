@@ -160,6 +160,11 @@ if "metrics_flash" in ss:
     else:
         st.error("\n".join([t("metrics.invalid"), "", *(f"- {mv.markdown_escape(x)}" for x in lines)]))
 
+deep = st.query_params.get("metric")  # metrics?metric=<id> (from a scorecard line): open on that metric, once
+if deep and ss.get("metrics_deep") != deep:
+    ss["metrics_deep"] = deep
+    if deep in model.metrics and sh.current_user().may_see_metric(deep, model):
+        ss.update(metrics_pick=deep, metrics_search="", metrics_subject="", metrics_owner="", metrics_status="")
 metrics = [x for x in model.metrics.values() if sh.current_user().may_see_metric(x.id, model)]  # denied: not listed
 c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
 text = c1.text_input(t("metrics.search"), key="metrics_search")
