@@ -12,7 +12,8 @@ import json
 
 import pandas as pd
 
-from lib import audit, auth, demo, fmt, ingest_cli, metric_store, query, secrets_file, semantic, store
+from lib import (alerts_cli, audit, auth, demo, fmt, ingest_cli, metric_store, notify_cli, query, scorecard_cli,
+                 secrets_file, semantic, store)
 from lib.errors import WorkbenchError
 from lib.spec import Comparison, FilterSpec, QuerySpec, Sort, TimeRange
 
@@ -89,6 +90,9 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--as", dest="as_user", metavar="USERNAME", help="read with this user's scope and role")
 
     ingest_cli.add_parser(sub)
+    scorecard_cli.add_parser(sub)
+    alerts_cli.add_parser(sub)
+    notify_cli.add_parser(sub)
 
     u = sub.add_parser("users", help="users, roles and scopes: add, list, disable, enable, reset-password, scope, role")
     u.add_argument("action", choices=["add", "list", "disable", "enable", "reset-password", "scope", "role"])
@@ -185,6 +189,12 @@ def main(argv: list[str] | None = None) -> int:
             return _forecast(engine, args)
         elif args.command in ("import", "imports"):
             return ingest_cli.main(args, engine)
+        elif args.command == "scorecard":
+            return scorecard_cli.main(args, engine)
+        elif args.command == "alerts":
+            return alerts_cli.main(args, engine)
+        elif args.command == "notify":
+            return notify_cli.main(args, engine)
         elif args.command == "users":
             return _users(engine, args)
         return 0

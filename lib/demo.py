@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 import yaml
 
-from lib import auth, config, dashboards, schema, store
+from lib import alert_admin, alerts, auth, config, dashboards, notify, schema, scorecard, store
 from lib.errors import InvalidArgument
 
 DEFAULT_ROWS = 500_000
@@ -85,6 +85,10 @@ def build(engine: sa.Engine, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED,
         written["app_user (demo)"] = auth.replace_demo_users(conn, settings["demo_users"], settings["demo_password"])
     _after_load(engine)
     dashboards.seed_demo(engine)  # 经营总览, 销售与毛利, 费用与预算 (idempotent by title and owner)
+    notify.seed_demo(engine)      # the demo users' e-mail addresses (.example: never delivered)
+    scorecard.seed_demo(engine)   # templates, manual KPIs, the last complete quarter published with its bonus
+    alert_admin.seed_demo(engine)  # rules that find the demo company's stories
+    alerts.run_all(engine, as_of=as_of, by="system")  # so the alert center and the cockpit show them from the first start
     return DemoResult(rows=written, seconds=time.perf_counter() - t0, start=gen.start, end=gen.end,
                       story=gen.story())
 

@@ -34,7 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from lib import audit, auth, db, schema, store
+from lib import audit, auth, db, ingest_hooks, schema, store
 from lib.access import User
 from lib.errors import InvalidArgument
 from lib.fmt import inert_text_columns
@@ -240,10 +240,12 @@ def commit(engine: sa.Engine, user: User, prepared: Prepared, *, filename: str, 
     auth.require(user, "import_data")
     replace_batch = replace_batch if replace_batch is not None else prepared.options.replace_batch
     try:
-        return _commit(engine, user, prepared, filename, file_hash, replace_batch, kind)
+        batch_id = _commit(engine, user, prepared, filename, file_hash, replace_batch, kind)
     except sa.exc.IntegrityError as exc:  # a member or batch id taken since the file was checked
         raise ImportRejected(f"The store changed since the file was checked; check it again ({exc.orig}).",
                              "检查文件后存储已发生变化，请重新检查后再导入。") from exc
+    ingest_hooks.data_changed(engine, user.username)
+    return batch_id
 
 
 def _commit(engine: sa.Engine, user: User, prepared: Prepared, filename: str, file_hash: str,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from lib import auth, schema, store
+from lib import auth, ingest_hooks, schema, store
 from lib.access import User
 from lib.ingest import (ImportResult, Prepared, _arrow, _check_hash, _finish_batch, _next_batch, _record_members,
                         _replace, _unknown_frame, commit, prepare)
@@ -121,6 +121,8 @@ def _stream(engine, user, path, table, mapping, create_missing, dry_run, progres
         except BaseException:
             trans.rollback()
             raise
+    if ok and not dry_run:
+        ingest_hooks.data_changed(engine, user.username)
     return ImportResult(ok=ok, batch_id=batch_id if ok and not dry_run else None, rows=rows,
                         problems=problems.frame(), problem_count=problems.total,
                         unknown_members=_unknown_frame(resolver, create_missing) if resolver else None,

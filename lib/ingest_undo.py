@@ -5,7 +5,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from lib import audit, auth, schema, store
+from lib import audit, auth, ingest_hooks, schema, store
 from lib.access import User
 from lib.ingest_rows import ImportRejected
 from lib.ingest_tables import BatchStatus, import_batch, import_member
@@ -131,4 +131,5 @@ def rollback(engine: sa.Engine, user: User, batch_id: int) -> int:
             status=BatchStatus.ROLLED_BACK.value, rolled_back_at=dt.datetime.now(), rolled_back_by=user.username))
         audit.record(conn, user.username, "import", target=f"rollback:{batch_id}",
                      detail={"batch_id": batch_id, "rows": deleted, "table": b.target_table}, source="ingest")
+    ingest_hooks.data_changed(engine, user.username)
     return deleted

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 import sqlalchemy as sa
 
-from lib import ingest, ingest_map, ingest_rows, schema, store
+from lib import ingest, ingest_hooks, ingest_map, ingest_rows, schema, store
 from lib.access import User
 from lib.errors import InvalidArgument, WorkbenchError
 from lib.ingest_read import RawTable
@@ -228,6 +228,7 @@ def sync(engine: sa.Engine, user: User, source_name: str, target: str) -> SyncRe
     except sa.exc.IntegrityError as exc:  # a member or batch id taken by a concurrent import
         raise ImportRejected(f"The store changed during the sync; sync again ({exc.orig}).",
                              "同步期间存储已发生变化，请重新同步。") from exc
+    ingest_hooks.data_changed(engine, user.username)
     return SyncResult(source_name, target, written, replaced, batch_id, inc.watermark)
 
 
