@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import streamlit as st
 import streamlit_authenticator as stauth
 
-from lib import (auth, config, finance_tables, i18n, metric_store, metric_view, overview, query, secrets_file,
+from lib import (auth, cockpit, config, finance_tables, i18n, metric_store, metric_view, overview, query, secrets_file,
                  source_tables, store)
 from lib.access import User
 from lib.errors import Forbidden, WorkbenchError
@@ -106,6 +106,12 @@ def overview_figures(as_user: str | None = None) -> overview.Overview | None:
     """The Overview, from cached compiled queries, as the logged-in user sees it (or ``as_user``)."""
     reader = auth.load_user(engine(), as_user) if as_user else current_user()
     return overview.build(lambda spec: run(spec, as_user), lambda mid: reader.may_see_metric(mid, model()))
+
+
+def cockpit_figures(as_user: str | None = None) -> cockpit.Cockpit | None:
+    """The management cockpit, from cached compiled queries, as the logged-in user sees it (or ``as_user``)."""
+    reader = auth.load_user(engine(), as_user) if as_user else current_user()
+    return cockpit.build(lambda spec: run(spec, as_user), lambda mid: reader.may_see_metric(mid, model()))
 
 
 # ---- log-in ------------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ import streamlit as st
 
 from lib import admin_view as av, audit, auth, db, i18n, schema
 from lib.errors import Forbidden, WorkbenchError
+from pages import _cockpit_parts as cockpit_parts
+from pages import _outbox_view
 from pages import _shared as sh
 
 lang = sh.lang()
@@ -102,21 +104,15 @@ def _preview(name: str) -> None:
         return
     st.caption(f"{sh.scope_label(seen)} · {t('admin.preview.note')}")
     try:
-        data = sh.overview_figures(as_user=name)
+        data = sh.cockpit_figures(as_user=name)
     except WorkbenchError as exc:
         sh.show_error(exc)
         return
     if data is None:
         st.info(t("overview.empty"))
         return
-    st.caption(t("overview.caption", month=f"{data.month:%Y-%m}"))
-    for col, kpi in zip(st.columns(len(data.kpis)), data.kpis):
-        k = av.kpi_text(kpi, lang)
-        col.metric(t(f"kpi.{kpi.key}"), k.value, delta=f"{k.yoy} {t('overview.yoy')}" if k.yoy else None,
-                   delta_color="normal" if kpi.higher_is_better else "inverse", help=t(f"kpi.{kpi.key}.help"))
-        if k.mom:
-            col.caption(f"{t('overview.mom')} :{k.mom_color}[{k.mom}]")
-
+    st.caption(t("cockpit.caption", start=f"{data.month:%Y}-01", end=f"{data.month:%Y-%m}", scope=sh.scope_label(seen)))
+    cockpit_parts.tiles(data)
 
 st.caption(t("admin.caption"))
 if "admin_flash" in ss:
@@ -176,6 +172,8 @@ if name:
         right.button(t("admin.disable"), key=p + "disable", on_click=_set_active, args=(name, False))
     else:
         right.button(t("admin.enable"), key=p + "enable", on_click=_set_active, args=(name, True), type="primary")
+
+_outbox_view.render_contacts()  # where alerts routed to a user are e-mailed
 
 st.subheader(t("admin.preview.title"))
 who = st.selectbox(t("admin.preview.pick"), list(by_name), index=None, placeholder=t("admin.preview.placeholder"),

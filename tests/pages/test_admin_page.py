@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib import auth, fmt, overview, query, store
+from lib.spec import QuerySpec, TimeRange
 from tests.pages.conftest import DEMO_PASSWORD, open_app
 
 PAGE = "pages/admin.py"
@@ -56,11 +57,14 @@ def _yuan(text: str) -> float:
 
 
 def _expected_revenue(url: str, username: str) -> float:
-    """The latest complete month's revenue within ``username``'s scope, computed by the library directly."""
+    """This year's revenue to the latest complete month within ``username``'s scope, asked of the library directly."""
     engine = store.get_engine(url)
     try:
         user = auth.load_user(engine, username)
-        return overview.build(lambda spec: query.run(engine, spec, user=user)).kpis[0].value
+        month = overview.latest_complete_month(lambda spec: query.run(engine, spec, user=user))
+        spec = QuerySpec(("revenue",), (), (), TimeRange(dt.date(month.year, 1, 1),
+                                                        (pd.Timestamp(month) + pd.offsets.MonthEnd(0)).date()))
+        return float(query.run(engine, spec, user=user)["revenue"].iloc[0])
     finally:
         engine.dispose()
 
@@ -77,7 +81,8 @@ def test_the_page_renders_for_an_admin(monkeypatch, demo_url, lang, title, role)
     assert at.selectbox(key="admin_pick").value == "demo_admin"
     assert at.button(key="admin_new_submit") and at.button(key="admin_user_demo_admin_pw_save")
     assert not at.metric  # no preview until a user is chosen
-    assert len(at.dataframe) == 2  # users and the audit log
+    assert len(at.dataframe) == 3  # users, their contact e-mails and the audit log
+    assert "demo.east@yecai.example" in set(at.dataframe[1].value.astype(str).stack())
 
 
 @pytest.mark.parametrize("user", ["demo_finance", "demo_east"])
@@ -195,19 +200,20 @@ def test_role_and_scope_changes_apply_and_are_audited(monkeypatch, own_url):
     assert list(_audit(at, "user_update")["对象"]) == ["demo_west"]
 
 
-def test_the_preview_shows_the_overview_within_that_users_scope(monkeypatch, own_url):
+def test_the_preview_shows_the_cockpit_within_that_users_scope(monkeypatch, own_url):
     at = open_app(monkeypatch, own_url, "demo_admin")
-    company = at.metric[0].value  # the admin's own Overview: the whole company
+    company = at.metric[0].value  # the admin's own cockpit: the whole company's revenue this year
     at.switch_page(PAGE).run()
     at.selectbox(key="admin_preview_user").set_value("demo_east").run()
     assert not at.exception and not at.error
-    assert [m.label for m in at.metric] == ["营业收入", "毛利", "毛利率", "期间费用", "营业利润"]
+    assert [m.label for m in at.metric] == ["营业收入（累计）", "毛利率（累计）", "营业利润（累计）", "费用预算执行率",
+                                            "应收账款周转天数", "存货周转天数"]
     east = at.metric[0].value
     assert east == fmt.money(_expected_revenue(own_url, "demo_east"))
     assert _yuan(east) < _yuan(company)
     assert any("华东大区" in c.value for c in at.main.caption)
     at.selectbox(key="admin_preview_user").set_value("demo_viewer").run()
     assert not at.exception and not at.error
-    assert [m.label for m in at.metric] == ["营业收入", "期间费用"]  # a viewer may not see costs or margins
+    assert [m.label for m in at.metric] == ["营业收入（累计）", "应收账款周转天数"]  # no costs, margins or GL
     previews = _audit(at, "query_as")
     assert list(previews["对象"]) == ["demo_viewer", "demo_east"] and set(previews["操作人"]) == {"demo_admin"}

@@ -1,4 +1,4 @@
-"""AppTest: the app runs in both languages on both stores, and the Overview shows the right figures."""
+"""AppTest: the app runs in both languages on both stores, and the cockpit's month row shows the right figures."""
 from __future__ import annotations
 
 import pytest
@@ -16,15 +16,15 @@ def _app(monkeypatch, url: str, user: str | None = "demo_finance") -> AppTest:
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_overview_shows_the_five_figures_of_the_latest_complete_month(monkeypatch, demo_url, demo_tables, lang):
+def test_the_month_row_shows_the_five_figures_of_the_latest_complete_month(monkeypatch, demo_url, demo_tables, lang):
     at = _app(monkeypatch, demo_url)
     at.session_state["lang"] = lang
     at.run()
     assert not at.exception
     month, cur, prev, ly = expected.overview(demo_tables)
-    shown = {m.label: (m.value, m.delta) for m in at.metric}
     labels = {"zh": ["营业收入", "毛利", "毛利率", "期间费用", "营业利润"],
               "en": ["Net revenue", "Gross profit", "Gross margin", "Operating expenses", "Operating profit"]}[lang]
+    shown = {m.label: (m.value, m.delta) for m in at.metric[-5:]}  # after the six year-to-date tiles
     assert list(shown) == labels
     for label, key in zip(labels, KPIS):
         value, delta = shown[label]
@@ -41,13 +41,13 @@ def test_overview_shows_the_five_figures_of_the_latest_complete_month(monkeypatc
 
 def test_language_switch_changes_the_whole_page(monkeypatch, demo_url):
     at = _app(monkeypatch, demo_url).run()
-    assert at.title[0].value == "经营概览"
+    assert at.title[0].value == "经营驾驶舱"
     at.radio(key="lang").set_value("en").run()
     assert not at.exception
-    assert at.title[0].value == "Business overview"
-    assert at.metric[0].label == "Net revenue"
+    assert at.title[0].value == "Management cockpit"
+    assert at.metric[0].label == "Net revenue (YTD)"
     at.run()  # the choice survives the next rerun (the switch's identity must not depend on the language)
-    assert at.title[0].value == "Business overview" and at.radio(key="lang").value == "en"
+    assert at.title[0].value == "Management cockpit" and at.radio(key="lang").value == "en"
 
 
 def test_an_empty_store_says_how_to_fill_it(monkeypatch, empty_url):
@@ -116,7 +116,7 @@ def test_a_locked_account_is_told_when_to_come_back(monkeypatch, tmp_path):
 def test_a_viewer_sees_revenue_and_expenses_but_no_margins(monkeypatch, demo_url):
     at = _app(monkeypatch, demo_url, user="demo_viewer").run()
     assert not at.exception and not at.error
-    assert [m.label for m in at.metric] == ["营业收入", "期间费用"]
+    assert [m.label for m in at.metric] == ["营业收入（累计）", "应收账款周转天数", "营业收入", "期间费用"]
     assert len(at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")) == 1
 
 
