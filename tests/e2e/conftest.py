@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from lib import config, demo, store
 from tests.conftest import DEMO_AS_OF, DEMO_ROWS, DEMO_SEED
@@ -97,11 +98,30 @@ def login(pg, base: str, user: str = "demo_finance", password: str = "yecai-demo
     settle(pg)
     # The cookie component reports once it has mounted, which reruns the script; under load that can
     # land after settle() and swallow the click (the form is drawn again, empty). A person would click
-    # again, and so do we, once: a second lost click is a failure.
-    for _ in range(2):
+    # again, and so do we, once, when neither the app (its logout button) nor a refusal has appeared.
+    outcome = pg.get_by_role("button", name="退出登录").or_(pg.locator('[data-testid="stAlert"]'))
+    for attempt in range(2):
+        if attempt and not pg.get_by_label("用户名").count():   # slow, not swallowed: the form has gone
+            outcome.first.wait_for(timeout=30_000)
+            break
         pg.get_by_label("用户名").fill(user)
         pg.get_by_label("密码").fill(password)
         pg.get_by_role("button", name="登录").click()
-        settle(pg)
-        if pg.locator('[data-testid="stAlert"]').count() or not pg.get_by_label("用户名").count():
-            return
+        try:
+            outcome.first.wait_for(timeout=20_000 if attempt else 10_000)
+        except PlaywrightTimeout:
+            if attempt:
+                raise
+            continue
+        break
+    settle(pg)
+
+
+def cookie_written(pg, present: bool = True, timeout_ms: int = 30_000) -> None:
+    """Wait until the log-in cookie is set (or, with ``present=False``, gone): a hidden component writes
+    it after the page has drawn, later under load than a fixed pause would allow."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while any(c["name"] == "yecai_auth" for c in pg.context.cookies()) != present:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the log-in cookie was {'not set' if present else 'not deleted'} in time")
+        pg.wait_for_timeout(100)

@@ -2,7 +2,7 @@
 and a dept head who sees only their region."""
 from __future__ import annotations
 
-from tests.e2e.conftest import login, settle
+from tests.e2e.conftest import cookie_written, login, settle
 
 
 def test_wrong_password_is_refused_with_a_message(server, page):
@@ -14,14 +14,14 @@ def test_wrong_password_is_refused_with_a_message(server, page):
 def test_reload_keeps_you_logged_in_and_logout_survives_a_reload(server, page):
     login(page, server, "demo_finance")
     page.wait_for_selector('[data-testid="stMetric"]', timeout=30_000)
-    page.wait_for_timeout(1000)  # the cookie is written by a hidden component
+    cookie_written(page)
     page.reload()
     page.wait_for_selector('[data-testid="stMetric"]', timeout=30_000)  # back in by the cookie, no form
     settle(page)
     page.get_by_role("button", name="退出登录").click()
     settle(page)
     page.wait_for_selector('input[aria-label="用户名"]', timeout=30_000)
-    page.wait_for_timeout(1000)
+    cookie_written(page, present=False)
     page.reload()
     page.wait_for_selector('input[aria-label="用户名"]', timeout=30_000)  # still logged out
     settle(page)
@@ -32,13 +32,13 @@ def test_a_dept_head_sees_their_scope_labelled(server, page):
     login(page, server, "demo_east")
     page.wait_for_selector('[data-testid="stMetric"]', timeout=30_000)
     settle(page)
-    assert page.get_by_text("数据范围：华东大区").is_visible()
+    assert page.get_by_test_id("stSidebarUserContent").get_by_text("数据范围：华东大区").is_visible()
 
 
 def test_a_cookie_copied_before_logout_no_longer_logs_in(server, browser, page):
     login(page, server, "demo_east")
     page.wait_for_selector('[data-testid="stMetric"]', timeout=30_000)
-    page.wait_for_timeout(1000)
+    cookie_written(page)
     cookies = [c for c in page.context.cookies() if c["name"] == "yecai_auth"]
     assert cookies
     page.get_by_role("button", name="退出登录").click()

@@ -1,7 +1,7 @@
 """Presentation mode (会议模式) in a real browser: a link opens it, the arrow keys move tile by tile."""
 from __future__ import annotations
 
-from tests.e2e.conftest import login, settle
+from tests.e2e.conftest import cookie_written, login, settle
 
 # The suite's e2e store is a fresh demo build, which seeds 经营总览, 销售与毛利, 费用与预算 as dashboards 1, 2, 3.
 SALES_AND_MARGIN = 2
@@ -14,7 +14,7 @@ def _position(pg) -> str:
 def test_arrow_keys_move_through_the_tiles(server, page):
     base = server
     login(page, base)
-    page.wait_for_timeout(1000)  # the log-in cookie is written by a hidden component
+    cookie_written(page)
     page.goto(f"{base}/dashboards?dash={SALES_AND_MARGIN}&present=1")
     page.wait_for_selector('[data-testid="stVegaLiteChart"]', timeout=60_000)
     settle(page)
