@@ -28,13 +28,25 @@ def format_value(v: float | None, fmt_kind: Format, lang: str) -> str:
     return f"{v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:,.2f}"
 
 
+def _value_label(dimension: str, value: object, lang: str) -> str:
+    """A filter value as a reader says it: account types by their names (期间费用, not opex), others as stored."""
+    if dimension == "account_type":
+        key = f"budget.type.{value}"
+        if key in i18n.MESSAGES:
+            return i18n.t(key, lang)
+    return str(value)
+
+
 def message(rule: ar.Rule, b: ar.Breach, model: SemanticModel, lang: str) -> str:
     """One sentence saying what breached, by how much, against what."""
     m = model.metric(rule.metric)
     f = lambda v: format_value(v, m.format, lang)  # noqa: E731
     who = ar.subject(rule, b.member) or i18n.t("al.msg.all_rows", lang)
-    shown = [str(v) for f_ in rule.filters if f_.dimension not in ar.ORG_DIMENSIONS for v in f_.values]
-    metric = m.label(lang) + (f"[{', '.join(shown)}]" if shown else "")   # e.g. 实际数[opex]
+    shown = [_value_label(f_.dimension, v, lang) for f_ in rule.filters if f_.dimension not in ar.ORG_DIMENSIONS
+             for v in f_.values]
+    sep = "、" if lang == "zh" else ", "
+    metric = m.label(lang) + ((f"（{sep.join(shown)}）" if lang == "zh" else f" ({sep.join(shown)})") if shown
+                              else "")   # e.g. 实际数（期间费用）
     common = dict(who=who, metric=metric, period=b.period, value=f(b.value))
     kind = rule.kind
     if kind in (ar.Kind.THRESHOLD, ar.Kind.BALANCE):
