@@ -249,8 +249,11 @@ def describe_target(kpi: Kpi, lang: str = "zh") -> str:
         return i18n.t("sc.target.fixed", lang, value=_num(t.value))
     if t.source is TargetSource.LAST_YEAR:
         return i18n.t("sc.target.last_year", lang, change=f"{t.change:+.1%}")
+    types = {"revenue", "cogs", "opex", "other"}   # named as the budget page names them, not by their codes
+    account_type = (i18n.t(f"budget.type.{t.account_type}", lang) if t.account_type in types
+                    else t.account_type or "—")
     return i18n.t("sc.target.budget", lang, version=t.version or i18n.t("sc.target.current_version", lang),
-                  account_type=t.account_type or "—")
+                  account_type=account_type)
 
 
 def definition_json(template: Template) -> str:

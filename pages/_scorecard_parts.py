@@ -53,7 +53,7 @@ def ranking_table(totals: pd.DataFrame, key: str, bonus: bool = True) -> None:
     data = {t("sc.col.rank"): totals["rank"].astype(int), t("sc.col.unit"): totals["unit"],
             t("sc.col.total"): totals["total"].astype(float).round(1)}
     if bonus:
-        data[t("sc.col.base")] = totals["base"]
+        data[t("sc.col.base")] = [value(b, "number") for b in totals["base"]]
         data[t("sc.col.bonus")] = [value(b, "fen") for b in totals["bonus"]]
     st.dataframe(pd.DataFrame(data), hide_index=True, key=key)
 

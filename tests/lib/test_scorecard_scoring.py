@@ -205,7 +205,7 @@ def test_transparency_links_and_rule_texts():
     assert describe_rule(kpis["customer_satisfaction"], "zh") == (
         "分档（越高越好，按实际值）：≥60 → 40; ≥75 → 70; ≥85 → 100; ≥95 → 120；档外 0 分")
     assert describe_target(kpis["gross_margin"], "en") == "same period last year +0.0%"
-    assert describe_target(kpis["revenue_vs_budget"], "zh") == "预算（已批准版本，revenue）"
+    assert describe_target(kpis["revenue_vs_budget"], "zh") == "预算（已批准版本，收入）"
 
 
 # ---- hand-made lines of two units, three KPIs (weights 50/30/20) ------------------------------------
