@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
-from lib import audit, auth, db
+from lib import audit, auth, db, ingest_hooks
 from lib.access import User
 from lib.errors import Forbidden, InvalidArgument, WorkbenchError
 from lib.finance_tables import BUDGET_VERSION_COLUMNS, budget_change
@@ -378,6 +378,9 @@ def set_status(engine: sa.Engine, user: User, version_id: int, status: str) -> N
         _log(conn, user, v.id, "status", 0, {"from": v.status.value, "to": new.value})
         if new is BudgetStatus.APPROVED and v.based_on is not None:
             _supersede(conn, user, v)
+    counted = (BudgetStatus.APPROVED, BudgetStatus.LOCKED)   # what the budget metric adds up
+    if (v.status in counted) != (new in counted):  # the budget behind every execution alert has changed
+        ingest_hooks.data_changed(engine, user.username)
 
 
 def _supersede(conn: sa.Connection, user: User, revision: Version) -> None:

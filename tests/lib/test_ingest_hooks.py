@@ -1,12 +1,12 @@
-"""Alerts follow the data: an import that breaches a rule opens an alert routed to the row's owner, and
-rolling the import back resolves it, with no one pressing "evaluate"."""
+"""Alerts follow the data: an import that breaches a rule opens an alert routed to the row's owner,
+rolling the import back resolves it, and approving a budget re-evaluates, with no one pressing "evaluate"."""
 from __future__ import annotations
 
 import datetime as dt
 
 import sqlalchemy as sa
 
-from lib import alert_admin, alerts, demo, ingest, store
+from lib import alert_admin, alerts, budget_versions, demo, ingest, store
 from lib import alert_rules as ar
 from lib.access import User
 from tests.lib import ingest_files as F
@@ -37,4 +37,13 @@ def test_an_import_opens_an_alert_and_its_rollback_resolves_it(empty_url, tmp_pa
     assert opened["assignee"].iloc[0] == "demo_finance"    # nobody heads 华南 in the demo: finance gets it
     ingest.rollback(engine, ADMIN, result.batch_id)
     assert list(mine()["status"]) == ["resolved"]       # the same alert, resolved: history kept, not deleted
+
+    runs = lambda: alerts.last_run(engine)["id"]  # noqa: E731
+    before = runs()
+    fy = budget_versions.versions(engine).query("status == 'approved'").iloc[0]
+    revision = budget_versions.copy_version(engine, ADMIN, int(fy["id"]), "修订预算（测试）")
+    budget_versions.set_status(engine, ADMIN, revision, "submitted")
+    assert runs() == before                              # a submitted draft is not in the budget metric
+    budget_versions.set_status(engine, ADMIN, revision, "approved")
+    assert runs() == before + 1                          # an approved one is: the rules run again
     engine.dispose()
