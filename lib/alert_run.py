@@ -17,7 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from lib import alert_rules as ar
-from lib import audit, auth, i18n, metric_store, notify, query, schema, semantic
+from lib import audit, auth, config, i18n, metric_store, notify, query, schema, semantic
 from lib.access import User
 from lib.alert_tables import (ACTIVE, RUN_LOCK, Status, alert, alert_comment, alert_lock, alert_rule, alert_run,
                               create_tables)
@@ -339,7 +339,9 @@ def _notify(conn: sa.Connection, alert_id: int, rule: ar.Rule, values: dict, own
     """Queue the alert's messages; an owner without an e-mail address (or a disabled one) is written into
     the alert's history and, as a failed message, into the outbox, so nobody believes they were told."""
     subject = f"[预警/Alert][{rule.severity.value}] {rule.name}"
-    body = f"{values['message_zh']}\n{values['message_en']}\n\n{values['link']}"
+    base = config.base_url()  # the stored link is relative (the app's own pages); a message leaves the app
+    href = f"{base}/{values['link'].lstrip('/')}" if base and values["link"] else values["link"]
+    body = f"{values['message_zh']}\n{values['message_en']}\n\n{href}"
     for channel, recipient in notify.recipients_for(conn, owners):
         notify.enqueue(conn, channel=channel, recipient=recipient, subject=subject, body=body, ref=f"alert:{alert_id}")
         n.sent += 1

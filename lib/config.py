@@ -42,6 +42,21 @@ def store_url() -> str:
     return absolutise(url or DEFAULT_STORE_URL)
 
 
+def base_url() -> str:
+    """Where people open the app (e.g. ``https://bi.example.com``), for links in e-mails and robot messages:
+    env ``WORKBENCH_BASE_URL``, else secrets.toml ``[app] base_url``; empty when unset (links stay relative).
+
+    >>> import os; os.environ["WORKBENCH_BASE_URL"] = "https://bi.example.com/"; base_url()
+    'https://bi.example.com'
+    >>> del os.environ["WORKBENCH_BASE_URL"]
+    """
+    url = os.environ.get("WORKBENCH_BASE_URL", "").strip()
+    if not url and SECRETS_FILE.exists():
+        with SECRETS_FILE.open("rb") as fh:
+            url = str(tomllib.load(fh).get("app", {}).get("base_url", "")).strip()
+    return url.rstrip("/")
+
+
 def absolutise(url: str) -> str:
     """Anchor a relative DuckDB file path at the repository root.
 

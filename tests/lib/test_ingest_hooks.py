@@ -6,7 +6,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from lib import alert_admin, alerts, budget_versions, demo, ingest, store
+from lib import alert_admin, alerts, budget_versions, demo, ingest, notify, store
 from lib import alert_rules as ar
 from lib.access import User
 from tests.lib import ingest_files as F
@@ -15,7 +15,8 @@ ADMIN = User("tester", "admin")
 RULE = "测试：区域单日收入过高"
 
 
-def test_an_import_opens_an_alert_and_its_rollback_resolves_it(empty_url, tmp_path):
+def test_an_import_opens_an_alert_and_its_rollback_resolves_it(empty_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_BASE_URL", "https://bi.example.com/")   # links in messages leave the app
     engine = store.get_engine(empty_url)
     today = dt.date.today()                       # the hook evaluates as of today: the data must be recent
     demo.build(engine, rows=2_000, as_of=today)
@@ -35,6 +36,9 @@ def test_an_import_opens_an_alert_and_its_rollback_resolves_it(empty_url, tmp_pa
     opened = mine()
     assert list(opened["unit"]) == ["华南大区"] and list(opened["status"]) == ["open"]
     assert opened["assignee"].iloc[0] == "demo_finance"    # nobody heads 华南 in the demo: finance gets it
+    mail = notify.outbox(engine).query("ref == @ref", local_dict={"ref": f"alert:{opened['id'].iloc[0]}"})
+    assert list(mail["recipient"]) == ["demo.finance@yecai.example"]
+    assert "华南大区" in mail["body"].iloc[0] and "\nhttps://bi.example.com/explore?" in mail["body"].iloc[0]
     ingest.rollback(engine, ADMIN, result.batch_id)
     assert list(mine()["status"]) == ["resolved"]       # the same alert, resolved: history kept, not deleted
 
