@@ -58,20 +58,28 @@ if not boards:
 if ss.get("dash_current") not in boards:
     want = qp.get("dash", "")
     ss["dash_current"] = int(want) if want.isdigit() and int(want) in boards else next(iter(boards))
-    ss["dash_present"] = qp.get("present") == "1"
+    ss["dash_presenting"] = qp.get("present") == "1"
     ss["dash_slide"] = int(qp["tile"]) if qp.get("tile", "").isdigit() else 0
 if ss.get("dash_pick") != ss["dash_current"]:
     ss["dash_pick"] = ss["dash_current"]
 d = boards[ss["dash_current"]]
 editable = dash.may_edit(user, d)
-present = bool(ss.get("dash_present"))
+# Meeting mode is our own session key, switched by the toggles' callbacks: a toggle's widget state is
+# dropped when a click (an arrow key) reaches the server before the browser has drawn the toggle, and
+# the meeting must not end because of that.
+present = bool(ss.get("dash_presenting"))
+
+
+def _presenting(key: str) -> None:
+    ss["dash_presenting"] = ss[key]
+
 flash = ss.pop("dash_flash", None)
 
 if not present:
     a, b = st.columns([3, 1])
     a.selectbox(t("dash.pick"), list(boards), format_func=lambda i: boards[i].title, key="dash_pick",
                 on_change=lambda: ss.update(dash_current=ss["dash_pick"], dash_slide=0))
-    b.toggle(t("dash.present"), key="dash_present")
+    b.toggle(t("dash.present"), value=False, key="dash_present_on", on_change=_presenting, args=("dash_present_on",))
     st.title(metric_view.markdown_escape(d.title))
     st.caption(t("dash.owner", owner=d.owner, updated=f"{d.updated_at:%Y-%m-%d %H:%M}") + " · "
                + t("dash.shared" if d.shared else "dash.private"))
@@ -104,7 +112,7 @@ if present:
     a.button(t("dash.present.prev"), key="dash_prev", on_click=_step, args=(-1, n), disabled=i == 0)
     b.caption(t("dash.present.position", n=i + 1, total=n))
     c.button(t("dash.present.next"), key="dash_next", on_click=_step, args=(1, n), disabled=i >= n - 1)
-    e.toggle(t("dash.present"), key="dash_present")
+    e.toggle(t("dash.present"), value=True, key="dash_present_off", on_change=_presenting, args=("dash_present_off",))
     qp.update(dash=str(d.id), present="1", tile=str(i))
     st.stop()
 

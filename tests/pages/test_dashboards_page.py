@@ -107,8 +107,10 @@ def test_presentation_mode_shows_one_tile_and_moves(monkeypatch, seeded):
     assert at.session_state["dash_slide"] == 2
     assert any("毛利前十" in i.value for i in at.info)            # the tile's note
     assert any("近" in c.value or "本年至今" in c.value for c in at.caption)  # the filters as a subtitle
-    at.toggle(key="dash_present").set_value(False).run()
+    at.toggle(key="dash_present_off").set_value(False).run()
     assert at.title[0].value == "销售与毛利" and "present" not in at.query_params
+    at.toggle(key="dash_present_on").set_value(True).run()              # and back into the meeting
+    assert not at.title and at.query_params["present"] == "1"
 
 
 def test_saved_chart_appears_and_owner_edits(monkeypatch, seeded):
