@@ -4,7 +4,7 @@ import urllib.parse
 
 import streamlit as st
 
-from lib import alerts, auth
+from lib import alerts, auth, metric_view
 from lib.alert_tables import Status
 from lib.errors import WorkbenchError
 from pages import _alerts_rules, _outbox_view
@@ -44,7 +44,8 @@ def _run_controls() -> None:
 
 def _detail(row) -> None:
     alert_id = int(row["id"])
-    st.markdown(f"**#{alert_id} · {row['rule']} · {row['unit']}**  \n{row['message']}")
+    esc = metric_view.markdown_escape   # rule names and units are typed by people: shown, never interpreted
+    st.markdown(f"**#{alert_id} · {esc(str(row['rule']))} · {esc(str(row['unit']))}**  \n{esc(str(row['message']))}")
     params = dict(urllib.parse.parse_qsl(row["link"].split("?", 1)[1])) if "?" in row["link"] else {}
     st.page_link("pages/explore.py", label=sh.t("al.open_chart"), icon=":material/monitoring:", query_params=params)
     st.markdown(f"**{sh.t('al.history')}**")

@@ -2,7 +2,7 @@
 (dept heads: their own units' lines and the ranking, named or anonymised as the template says)."""
 import streamlit as st
 
-from lib import auth, scorecard
+from lib import auth, metric_view, scorecard
 from lib.errors import WorkbenchError
 from lib.scorecard_defs import parse_period
 from pages import _scorecard_admin as admin
@@ -33,7 +33,7 @@ def show_run(run_id: int) -> None:
     st.caption(t("sc.run.meta", version=r["version"], status=t(f"sc.status.{r['status']}"), created_by=r["created_by"],
                  created_at=f"{r['created_at']:%Y-%m-%d %H:%M}", computed_at=computed, published=published))
     if r["reason"]:
-        st.caption(t("sc.run.reason", reason=r["reason"]))
+        st.caption(t("sc.run.reason", reason=metric_view.markdown_escape(r["reason"])))  # typed by finance: shown as text
     if r["status"] == "published" and not v.effective:
         st.warning(t("sc.superseded"))
     if can_edit and r["status"] == "draft":
