@@ -33,7 +33,8 @@ def show_run(run_id: int) -> None:
     st.caption(t("sc.run.meta", version=r["version"], status=t(f"sc.status.{r['status']}"), created_by=r["created_by"],
                  created_at=f"{r['created_at']:%Y-%m-%d %H:%M}", computed_at=computed, published=published))
     if r["reason"]:
-        st.caption(t("sc.run.reason", reason=metric_view.markdown_escape(r["reason"])))  # typed by finance: shown as text
+        # typed by finance: shown as text
+        st.caption(t("sc.run.reason", reason=metric_view.markdown_escape(r["reason"])))
     if r["status"] == "published" and not v.effective:
         st.warning(t("sc.superseded"))
     if can_edit and r["status"] == "draft":
