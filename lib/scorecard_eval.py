@@ -24,9 +24,8 @@ from decimal import Decimal
 import pandas as pd
 import sqlalchemy as sa
 
-from lib import explore_link, finance_tables, i18n, metric_store, query, schema, scoring, source_tables
+from lib import explore_link, i18n, query, schema, scoring, versions
 from lib import scorecard_tables as tb
-from lib.ingest_tables import import_batch
 from lib.access import User
 from lib.errors import InvalidArgument
 from lib.scorecard_defs import Kpi, Period, Target, TargetSource, Template, to_dict
@@ -67,16 +66,9 @@ def data_version(conn: sa.Connection, template_id: str, period: str) -> str:
     """A fingerprint of the data an evaluation of ``template_id`` for ``period`` reads: import batches
     (count, newest, newest rollback), budget changes, metric and dataset definitions, and the manual
     entries of that template and period. Equal fingerprints: the evaluation would come out the same."""
-    b, ch, mv, ds, m = import_batch.c, finance_tables.budget_change.c, metric_store.metric_version.c, \
-        source_tables.ext_dataset.c, tb.manual.c
-    parts = [
-        *conn.execute(sa.select(sa.func.count(), sa.func.max(b.created_at), sa.func.max(b.rolled_back_at))).one(),
-        conn.execute(sa.select(sa.func.max(ch.id))).scalar(),
-        *conn.execute(sa.select(sa.func.count(), sa.func.max(mv.created_at))).one(),
-        *conn.execute(sa.select(sa.func.count(), sa.func.max(ds.updated_at))).one(),
-        conn.execute(sa.select(sa.func.max(m.id)).where(m.template_id == template_id, m.period == period)).scalar(),
-    ]
-    return "|".join("" if p is None else str(p) for p in parts)
+    m = tb.manual.c
+    manual = conn.execute(sa.select(sa.func.max(m.id)).where(m.template_id == template_id, m.period == period)).scalar()
+    return f"{versions.data(conn)}|{versions.metrics(conn)}|{'' if manual is None else manual}"
 
 
 def _by_unit(engine: sa.Engine, user: User, metric: str, dim: str, names: list[str],

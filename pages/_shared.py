@@ -9,11 +9,10 @@ import sqlalchemy as sa
 import streamlit as st
 import streamlit_authenticator as stauth
 
-from lib import (auth, cockpit, config, finance_tables, i18n, metric_store, metric_view, overview, query, secrets_file,
-                 source_tables, store)
+from lib import (auth, cockpit, config, i18n, metric_store, metric_view, overview, query, secrets_file, store,
+                 versions)
 from lib.access import User
 from lib.errors import Forbidden, WorkbenchError
-from lib.ingest_tables import import_batch
 from lib.semantic import SemanticModel
 from lib.spec import QuerySpec
 
@@ -45,21 +44,14 @@ def engine() -> sa.Engine:
 
 def data_version() -> str:
     """Changes whenever an import, a rollback, a demo build or a budget change lands, so cached reads are refreshed."""
-    change = finance_tables.budget_change.c
     with engine().connect() as conn:
-        n, last, undone = conn.execute(sa.select(sa.func.count(), sa.func.max(import_batch.c.created_at),
-                                                 sa.func.max(import_batch.c.rolled_back_at))).one()
-        changes = conn.execute(sa.select(sa.func.max(change.id))).scalar_one()
-    return f"{n}:{last}:{undone}:{changes}"
+        return versions.data(conn)
 
 
 def metrics_version() -> str:
     """Changes whenever a metric edit is saved or a dataset is registered, so the cached model is reloaded."""
-    v, x = metric_store.metric_version, source_tables.ext_dataset
     with engine().connect() as conn:
-        n, last = conn.execute(sa.select(sa.func.count(), sa.func.max(v.c.created_at))).one()
-        dn, dlast = conn.execute(sa.select(sa.func.count(), sa.func.max(x.c.updated_at))).one()
-    return f"{n}:{last}:{dn}:{dlast}"
+        return versions.metrics(conn)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
