@@ -7,10 +7,19 @@ DEMO_ROWS ?= 500000
 TEST_WORKERS ?= 2
 CHROMIUM ?= /usr/bin/chromium
 export CHROMIUM
+FAKETIME ?= /usr/bin/faketime
+# The machine's clock moved to days where periods roll over: a 1 January, a quarter's last day, a leap day and
+# a day in the middle of next year (see test-dates).
+AWKWARD_DAYS ?= 2027-01-01 2027-03-31 2028-02-29 2027-06-15
+# The part of the suite that reads dates: every page (AppTest), and the library's periods, clock and sessions.
+DATE_TESTS ?= tests/test_layering.py tests/pages tests/lib/test_asof.py tests/lib/test_clock.py \
+  tests/lib/test_overview.py tests/lib/test_cockpit.py tests/lib/test_budget.py tests/lib/test_forecast.py \
+  tests/lib/test_alerts.py tests/lib/test_alert_rules.py tests/lib/test_scorecard.py tests/lib/test_dashboards.py \
+  tests/lib/test_auth.py tests/lib/test_notify.py tests/lib/test_ingest_hooks.py tests/lib/test_cli_forecast.py
 # Chinese text in PNG/SVG/PDF exports needs a CJK font on the machine (vl-convert uses system fonts).
 CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
-.PHONY: run test demo info bench clean-store cjk-font
+.PHONY: run test test-dates demo info bench clean-store cjk-font
 
 # A stamp per requirements file: pip runs again only when a pin changes.
 $(VENV)/.req-run: requirements.txt
@@ -32,6 +41,20 @@ run: $(VENV)/.req-run cjk-font
 
 test: $(VENV)/.req-dev $(CHROMIUM) cjk-font
 	$(PY) -m pytest -q -n $(TEST_WORKERS)
+
+# The date-sensitive part of the suite again, on DuckDB, with the whole process's wall clock moved to each
+# awkward day by libfaketime. The tests pin lib.clock to the demo's day, so their results must not change:
+# a failure here is code that reads the wall clock around lib.clock (or a test that depends on the day).
+test-dates: $(VENV)/.req-dev $(FAKETIME) cjk-font
+	@for day in $(AWKWARD_DAYS); do \
+	  echo "== the suite's date-sensitive part with the machine's clock at $$day"; \
+	  WORKBENCH_TEST_PG_URL= $(FAKETIME) "$$day 09:30:00" $(PY) -m pytest -q -n $(TEST_WORKERS) -p no:cacheprovider \
+	    $(DATE_TESTS) || exit 1; \
+	done
+
+$(FAKETIME):
+	@command -v apt-get >/dev/null || { echo "test-dates needs libfaketime at $(FAKETIME): install Debian's faketime"; exit 1; }
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null
 
 # Browser tests use Debian's chromium (Playwright's own browser download needs the internet).
 $(CHROMIUM):

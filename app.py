@@ -37,10 +37,14 @@ with st.sidebar:
     st.caption(sh.scope_label(user))
 sh.logout_button()
 
+cockpit = st.Page("pages/overview.py", title=sh.t("nav.overview"), icon=":material/dashboard:", url_path="overview")
+# Streamlit serves its default page at "/" only, so a default cockpit would answer its own URL /overview (which
+# links and e-mails carry) with "Page not found". The default is a hidden step that opens /overview instead.
+home = st.Page(lambda: st.switch_page(cockpit, query_params=st.query_params.to_dict()), title=sh.t("nav.overview"),
+               icon=":material/dashboard:", url_path="home", default=True, visibility="hidden")
 pages = {
     sh.t("nav.section.analysis"): [
-        st.Page("pages/overview.py", title=sh.t("nav.overview"), icon=":material/dashboard:",
-                url_path="overview", default=True),
+        home, cockpit,
         st.Page("pages/explore.py", title=sh.t("nav.explore"), icon=":material/query_stats:", url_path="explore"),
         st.Page("pages/dashboards.py", title=sh.t("nav.dashboards"), icon=":material/space_dashboard:",
                 url_path="dashboards"),
@@ -65,4 +69,6 @@ if auth.may(user, "manage_users"):
     pages[sh.t("nav.section.admin")] = [st.Page("pages/admin.py", **admin)]
 else:  # not in the menu, but its URL reaches the page's own refusal instead of Streamlit's "page not found"
     pages[sh.t("nav.section.analysis")].append(st.Page("pages/admin.py", **admin, visibility="hidden"))
-st.navigation(pages).run()
+page = st.navigation(pages)
+sh.follow_link([p for section in pages.values() for p in section], page)  # a link opened before log-in
+page.run()

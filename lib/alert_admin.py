@@ -15,6 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 import yaml
 
+from lib import clock
 from lib import alert_rules as ar
 from lib import audit, auth, config, metric_store, query
 from lib.access import User
@@ -25,7 +26,7 @@ DEMO_RULES = config.DATA_DIR / "alerts.yaml"
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now().replace(microsecond=0)
+    return clock.now()
 
 
 def save_rule(engine: sa.Engine, user: User, rule: ar.Rule, source: str = "app") -> int:

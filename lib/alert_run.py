@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
+from lib import clock
 from lib import alert_rules as ar
 from lib import audit, auth, config, i18n, metric_store, notify, query, schema, semantic
 from lib.access import User
@@ -43,7 +44,7 @@ class RunSummary:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now().replace(microsecond=0)
+    return clock.now()
 
 
 # ---- rules in the store ------------------------------------------------------------------------------
@@ -191,7 +192,7 @@ def run_all(engine: sa.Engine, *, as_of: dt.date | None = None, by: str = "syste
     a lock, so two at once don't duplicate alerts. The system entry (hooks, demo, cron); people use
     :func:`run_now`.
     """
-    return _run(engine, as_of or dt.date.today(), by, write=True)
+    return _run(engine, as_of or clock.today(), by, write=True)
 
 
 def run_now(engine: sa.Engine, user: User, as_of: dt.date | None = None, source: str = "app") -> RunSummary:
@@ -201,7 +202,7 @@ def run_now(engine: sa.Engine, user: User, as_of: dt.date | None = None, source:
     with old data): such a run is a preview, nothing is written (``RunSummary.preview_only``).
     """
     auth.require(user, "edit_alert_rules")
-    as_of = as_of or dt.date.today()
+    as_of = as_of or clock.today()
     last = last_run(engine)
     preview_only = last is not None and as_of < _as_date(last["as_of"])
     summary = _run(engine, as_of, user.username, write=not preview_only)

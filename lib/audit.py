@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import sqlalchemy as sa
 
+from lib import clock
 from lib import db
 
 audit_seq = sa.Sequence("app_audit_id_seq", metadata=sa.MetaData())
@@ -37,7 +38,7 @@ def record(conn_or_engine, username: str | None, action: str, target: str | None
     """Append one entry; inside the caller's transaction when given a connection."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}; known: {', '.join(ACTIONS)}")
-    values = dict(created_at=dt.datetime.now().replace(microsecond=0), username=username, action=action, target=target,
+    values = dict(created_at=clock.now(), username=username, action=action, target=target,
                   detail=json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str) if detail else None,
                   source=source)
     if isinstance(conn_or_engine, sa.Engine):

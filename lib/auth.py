@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import bcrypt
+import jwt
 import sqlalchemy as sa
 import yaml
 
+from lib import clock
 from lib import audit, config, schema
 from lib.access import Scope, User
 from lib.errors import Forbidden, WorkbenchError
@@ -84,7 +86,7 @@ def create_tables(conn: sa.Connection) -> None:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now().replace(microsecond=0)
+    return clock.now()
 
 
 # ---- passwords --------------------------------------------------------------------------------
@@ -190,7 +192,7 @@ def _check_actor(engine: sa.Engine, actor: str | None) -> None:
 
 def _end_sessions(conn: sa.Connection, username: str) -> None:
     # Microseconds kept: a cookie issued earlier in the same second must be void too.
-    conn.execute(users.update().where(users.c.username == username).values(sessions_valid_after=dt.datetime.now()))
+    conn.execute(users.update().where(users.c.username == username).values(sessions_valid_after=clock.now_precise()))
 
 
 def _existing(conn: sa.Connection, username: str):
@@ -358,7 +360,7 @@ def authenticate(engine: sa.Engine, username: str, password: str, source: str = 
             locked = now + dt.timedelta(minutes=LOCK_MINUTES) if failed >= MAX_FAILED else None
             if locked:
                 conn.execute(users.update().where(users.c.username == username).values(
-                    failed_attempts=0, locked_until=locked, sessions_valid_after=dt.datetime.now()))
+                    failed_attempts=0, locked_until=locked, sessions_valid_after=clock.now_precise()))
             audit.record(conn, username, "login_failed", username,
                          {"reason": "password", "locked": bool(locked)}, source)
             error = generic
@@ -402,12 +404,26 @@ def ensure_admin(engine: sa.Engine) -> str | None:
     return password
 
 
-def credentials(engine: sa.Engine) -> dict:
-    """The dict streamlit-authenticator is built from: active, unlocked users only (their cookies stop working
-    when they are disabled or locked)."""
-    now = _now()
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(users).where(users.c.active.is_(True))).all()
-    return {"usernames": {r.username: {"name": r.display_name, "password": r.password_hash, "roles": [r.role],
-                                       "email": f"{r.username}@localhost"}
-                          for r in rows if r.locked_until is None or r.locked_until <= now}}
+def issue_token(username: str, key: str, days: float) -> tuple[str, dt.datetime]:
+    """A signed log-in cookie for ``username`` valid ``days`` days, and the time it was issued on the clock.
+
+    The value is an HS256 JWT ``{username, exp_date}`` (the format streamlit-authenticator writes, so cookies
+    from earlier versions still log in); the expiry is the machine's real time, as browsers keep it.
+    """
+    expires = clock.epoch_ms() / 1000 + days * 86400
+    return jwt.encode({"username": username, "exp_date": expires}, key, algorithm="HS256"), clock.now_precise()
+
+
+def read_token(token: str, key: str, days: float) -> tuple[str, dt.datetime] | None:
+    """(username, issued at) of a log-in cookie signed with ``key`` and not expired; None for anything else
+    (empty, malformed, forged, unsigned, expired). Whether the session still holds is :func:`session_valid`'s."""
+    if not token:
+        return None
+    try:
+        payload = jwt.decode(token, key, algorithms=["HS256"])
+    except jwt.PyJWTError:
+        return None
+    username, expires = payload.get("username"), payload.get("exp_date")
+    if not isinstance(username, str) or not isinstance(expires, int | float) or expires <= clock.epoch_ms() / 1000:
+        return None
+    return username, clock.from_timestamp(expires) - dt.timedelta(days=days)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
+from lib import clock
 from lib import audit, auth, db, ingest_hooks
 from lib.access import User
 from lib.errors import Forbidden, InvalidArgument, WorkbenchError
@@ -275,7 +276,7 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
 # ---- writes ---------------------------------------------------------------------------------------
 
 def _now() -> dt.datetime:
-    return dt.datetime.now().replace(microsecond=0)
+    return clock.now()
 
 
 def _log(conn: sa.Connection, user: User, version_id: int, action: str, rows: int, detail: dict) -> None:

@@ -12,6 +12,7 @@ import json
 
 import pandas as pd
 
+from lib import asof, clock
 from lib import (alerts_cli, audit, auth, demo, fmt, ingest_cli, metric_store, notify_cli, query, scorecard_cli,
                  secrets_file, semantic, store)
 from lib.errors import WorkbenchError
@@ -84,7 +85,7 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--horizon", type=int, default=12, help="months ahead (1–36, default 12)")
     f.add_argument("--origins", type=int, default=3, help="backtest origins per candidate model (default 3)")
     f.add_argument("--end", type=_date, default=None,
-                   help="use the complete months up to this date (default today: the current month is partial)")
+                   help="use the complete months up to this date (default: the data's last day before today)")
     f.add_argument("--format", choices=["table", "csv", "json"], default="table")
     f.add_argument("--lang", choices=["zh", "en"], default="zh")
     f.add_argument("--as", dest="as_user", metavar="USERNAME", help="read with this user's scope and role")
@@ -329,8 +330,11 @@ def _forecast(engine, args) -> int:
             raise WorkbenchError(f"{args.as_user} may not see the metric '{args.metric}'.",
                                  f"{args.as_user} 无权查看指标“{args.metric}”。")
         audit.record(engine, args.as_user, "query_as", args.metric, {"by": args.by, "forecast": args.horizon}, "cli")
-    series = forecast.monthly_series(lambda spec: query.run(engine, spec, user=user, model=model), args.metric,
-                                     args.by, args.end or dt.date.today(), model=model)
+    run = lambda spec: query.run(engine, spec, user=user, model=model)  # noqa: E731
+    # Actuals end with the data (the metric's last day before today), not the calendar: a month the load has
+    # not finished is not history yet.
+    end = args.end or asof.data_end(run, args.metric) or clock.today() - dt.timedelta(days=1)
+    series = forecast.monthly_series(run, args.metric, args.by, end, model=model)
     if not series:
         raise WorkbenchError("No complete month of data to forecast from.", "没有可用于预测的完整月份数据。")
     results = forecast.forecast_many(series, args.horizon, origins=args.origins)

@@ -18,7 +18,8 @@ import pandas as pd
 import sqlalchemy as sa
 import yaml
 
-from lib import auth, config, query, semantic
+from lib import clock
+from lib import asof, auth, config, query, semantic
 from lib.access import User
 from lib.dashboard_tables import dashboard as table
 from lib.dashboard_tables import dashboard_seq
@@ -86,10 +87,10 @@ def preset_range(preset: TimePreset, as_of: dt.date) -> TimeRange:
 
 
 def latest_month(run: Callable[[QuerySpec], pd.DataFrame]) -> dt.date | None:
-    """First day of the latest month with sales, as the reader sees them (``run`` applies their scope)."""
-    df = run(QuerySpec(("revenue",), ("month",)))
-    df = df[df["revenue"].notna()]
-    return None if df.empty else pd.Timestamp(df["month"].max()).date()
+    """First day of the latest month with sales before today, as the reader sees them (``run`` applies
+    their scope); the month may still be running (presets like "this month" show it so far)."""
+    end = asof.data_end(run)
+    return None if end is None else end.replace(day=1)
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,7 @@ def _require_edit(user: User, d: Dashboard) -> None:
 # ---- store ---------------------------------------------------------------------------------------
 
 def _now() -> dt.datetime:
-    return dt.datetime.now().replace(microsecond=0)
+    return clock.now()
 
 
 def _from_row(row) -> Dashboard:

@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
+from lib import clock
 from lib import audit, auth, store
 from lib.access import User
 from lib.errors import InvalidArgument
@@ -293,8 +294,8 @@ def import_as_is(engine: sa.Engine, user: User, frame: pd.DataFrame, name: str, 
     columns = with_roles(columns, {})
     if frame.empty:
         raise InvalidArgument("The file has no rows to import.", "文件没有可导入的数据行。")
-    data = _typed(frame, columns, today or dt.date.today())
-    now = dt.datetime.now().replace(microsecond=0)
+    data = _typed(frame, columns, today or clock.today())
+    now = clock.now()
     t = table_def(table, columns)
     with engine.begin() as conn:
         exists = conn.execute(sa.select(ext_dataset.c.table_name).where(ext_dataset.c.table_name == table)).first()
@@ -312,7 +313,7 @@ def import_as_is(engine: sa.Engine, user: User, frame: pd.DataFrame, name: str, 
             table_name=table, label_zh=ds.label_zh, label_en=ds.label_en,
             columns=json.dumps([c.to_dict() for c in columns], ensure_ascii=False), time_column=ds.time_column,
             source=(source or "")[:300] or None, row_count=data.num_rows, created_by=user.username,
-            created_at=now, updated_at=dt.datetime.now()))  # to the microsecond: it versions the cached model
+            created_at=now, updated_at=clock.now_precise()))  # to the microsecond: it versions the cached model
         audit.record(conn, user.username, "import", table,
                      {"kind": "dataset", "rows": data.num_rows, "file": source}, "data page")
     return ds
@@ -330,7 +331,7 @@ def set_roles(engine: sa.Engine, user: User, table: str, roles: dict[str, Role |
     with engine.begin() as conn:
         conn.execute(ext_dataset.update().where(ext_dataset.c.table_name == table).values(
             columns=json.dumps([c.to_dict() for c in columns], ensure_ascii=False), time_column=ds.time_column,
-            label_zh=ds.label_zh, label_en=ds.label_en, updated_at=dt.datetime.now()))
+            label_zh=ds.label_zh, label_en=ds.label_en, updated_at=clock.now_precise()))
     return ds
 
 

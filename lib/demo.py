@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 import yaml
 
+from lib import clock
 from lib import alert_admin, alerts, auth, config, dashboards, notify, schema, scorecard, store
 from lib.errors import InvalidArgument
 
@@ -61,7 +62,7 @@ def build(engine: sa.Engine, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED,
         raise InvalidArgument(
             f"--rows must be between {MIN_ROWS:,} and {MAX_ROWS:,}, got {rows:,}.",
             f"--rows 须在 {MIN_ROWS:,} 到 {MAX_ROWS:,} 之间，收到 {rows:,}。")
-    as_of = as_of or dt.date.today()
+    as_of = as_of or clock.today()
     t0 = time.perf_counter()
     store.init_schema(engine)
     counts = store.row_counts(engine)
@@ -78,7 +79,7 @@ def build(engine: sa.Engine, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED,
         conn.execute(schema.app_import_batch.insert().values(
             id=DEMO_BATCH_ID, kind="demo", source="lib.demo",
             note=f"rows={rows} seed={seed} as_of={as_of.isoformat()}",
-            row_count=rows, created_at=dt.datetime.now(), created_by="system"))
+            row_count=rows, created_at=clock.now_precise(), created_by="system"))
         with store.fact_indexes_rebuilt(conn):
             written = gen.write(conn)
         store.refresh_org_flat(conn)

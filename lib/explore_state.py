@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from lib import semantic
+from lib import asof, semantic
 from lib.i18n import t
 from lib.semantic import SemanticModel
 from lib.spec import Calc, ChartSpec, Field, FilterSpec, InvalidSpec, Mark, QuerySpec, Sort, TimeRange
@@ -62,11 +62,8 @@ def preset_range(preset: Preset | str, last: dt.date) -> TimeRange | None:
 
 
 def last_date(run: Callable[[QuerySpec], pd.DataFrame], metric: str = "revenue") -> dt.date | None:
-    """The data's last date: the latest day with a value of ``metric``, asked through the read path."""
-    df = run(QuerySpec((metric,), ("day",), sort=(Sort("day", True),), limit=1))
-    if df.empty or pd.isna(df["day"].iloc[0]):
-        return None
-    return pd.Timestamp(df["day"].iloc[0]).date()
+    """The data's last date: the latest day before today with a value of ``metric``, asked through the read path."""
+    return asof.data_end(run, metric)
 
 
 # ---- shelves --------------------------------------------------------------------------------

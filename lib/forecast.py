@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from lib import clock
 from lib import auth, db, i18n, query, semantic
 from lib import forecast_models as fm
 from lib.access import User
@@ -120,7 +121,7 @@ def _forecast_series(history: pd.Series, horizon: int, season: int, origins: int
 
     active = hist[hist.fillna(0) != 0]
     if active.empty:  # nothing but zeros (or nothing): a flat zero forecast says so plainly
-        start = (hist.index[-1] + pd.DateOffset(months=1)) if len(hist) else pd.Timestamp(dt.date.today().replace(day=1))
+        start = (hist.index[-1] + pd.DateOffset(months=1)) if len(hist) else pd.Timestamp(clock.today().replace(day=1))
         note("forecast.note.no_data")
         zero = fm.Prediction.normal(np.zeros(horizon), np.zeros(horizon))
         return Forecast(series, fm.NAIVE.id, hist.fillna(0.0), _frame(zero, start, True),
@@ -306,7 +307,7 @@ def save_run(engine: sa.Engine, user: User, metric: str, dimension: str | None, 
              for key, f in results.items() for ts, r in f.forecast.iterrows()]
     with engine.begin() as conn:
         run_id = conn.execute(forecast_run.insert().values(
-            made_at=dt.datetime.now().replace(microsecond=0), made_in=made_in.replace(day=1), made_by=user.username,
+            made_at=clock.now(), made_in=made_in.replace(day=1), made_by=user.username,
             metric=metric, dimension=dimension, horizon=max(len(f.forecast) for f in results.values()),
             data_version=data_version, note=note).returning(forecast_run.c.id)).scalar_one()
         conn.execute(forecast_line.insert(), [{"run_id": run_id, **row} for row in lines])

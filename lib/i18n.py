@@ -17,6 +17,13 @@ MESSAGES: dict[str, dict[str, str]] = {
     "nav.budget": {"zh": "预算与预测", "en": "Budget & forecast"},
     "nav.section.data": {"zh": "数据", "en": "Data"},
     "nav.data": {"zh": "数据接入", "en": "Data integration"},
+    # The analysis date (lib.asof): what a page's figures stand on.
+    "asof.caption": {"zh": "数据截至 {end} · 最近完整月份 {month} · 今天 {today}",
+                     "en": "Data up to {end} · latest complete month {month} · today {today}"},
+    "asof.no_month": {"zh": "尚无", "en": "none yet"},
+    "asof.stale": {"zh": "（数据比昨天晚 {days} 天：最近一次导入可能中断）",
+                   "en": " (the data stops {days} days before yesterday: the last load may have stopped)"},
+    "asof.no_data": {"zh": "今天 {today} 之前没有数据。", "en": "No data before today ({today})."},
     "overview.title": {"zh": "经营驾驶舱", "en": "Management cockpit"},
     "overview.empty": {"zh": "存储中还没有销售数据。运行 `make run`（自动生成示例公司）或 `python -m lib.cli demo`。",
                        "en": "The store holds no sales yet. Run `make run` (builds the demo company) or `python -m lib.cli demo`."},

@@ -24,7 +24,6 @@ users depend on it): rebuild it with ``python -m lib.cli demo --replace`` instea
 """
 from __future__ import annotations
 
-import datetime as dt
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
+from lib import clock
 from lib import audit, auth, db, ingest_hooks, schema, store
 from lib.access import User
 from lib.errors import InvalidArgument
@@ -222,7 +222,7 @@ def _finish_batch(conn: sa.Connection, user: User, *, batch_id: int, table: str,
             f"本文件有 {len(dups)} 个键已存在于存储中，例如批次 {dups[0][-1]} 的 {tuple(dups[0][:-1])}。")
     conn.execute(import_batch.insert().values(
         id=batch_id, kind=kind, source=filename[:300], note=f"replaces batch {replace_batch}" if replace_batch else None,
-        row_count=rows, created_at=dt.datetime.now(), created_by=user.username, target_table=table,
+        row_count=rows, created_at=clock.now_precise(), created_by=user.username, target_table=table,
         file_hash=file_hash, status=BatchStatus.COMMITTED.value))
     audit.record(conn, user.username, "import", target=f"{table}:{filename}"[:200],
                  detail={"batch_id": batch_id, "rows": rows, "sha256": file_hash, "created": created,

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from lib import clock
 from lib import schema
 from lib.ingest_map import ALTERNATIVES, ImportOptions, Mapping, field_of, fields
 from lib.ingest_rows import (ACCOUNT_TYPES, DIM_LABELS, KEYS, ORG_KINDS, Problem, Problems, Resolver,
@@ -35,7 +36,7 @@ class RowBuilder:
         self.line_counter: dict[str, int] = {}
         self.key_hashes: list[np.ndarray] = []
         self.key_rows: list[np.ndarray] = []
-        self.date_max = options.date_max or dt.date.today() + dt.timedelta(days=366)
+        self.date_max = options.date_max or clock.today() + dt.timedelta(days=366)
 
     # ---- column checks -----------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 import yaml
 
+from lib import clock
 from lib import auth, db
 from lib.access import User
 from lib.errors import InvalidArgument
@@ -364,7 +365,7 @@ def save_template(engine: sa.Engine, user: User, name: str, table: str, mapping:
     if not name or len(name) > 100:
         raise InvalidArgument("A template needs a name of 1 to 100 characters.", "模板名称须为 1 到 100 个字符。")
     fields(table)
-    now = dt.datetime.now().replace(microsecond=0)
+    now = clock.now()
     t = import_template
     with engine.begin() as conn:
         old = conn.execute(sa.select(t.c.created_by, t.c.created_at).where(t.c.name == name)).first()

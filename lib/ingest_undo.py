@@ -1,10 +1,10 @@
 """Undoing imports: rollback of a batch (its rows and the dimension members it created), in one transaction."""
 from __future__ import annotations
 
-import datetime as dt
 
 import sqlalchemy as sa
 
+from lib import clock
 from lib import audit, auth, ingest_hooks, schema, store
 from lib.access import User
 from lib.ingest_rows import ImportRejected
@@ -128,7 +128,7 @@ def rollback(engine: sa.Engine, user: User, batch_id: int) -> int:
         if "org_unit" in by_dim:
             store.refresh_org_flat(conn)
         conn.execute(import_batch.update().where(import_batch.c.id == batch_id).values(
-            status=BatchStatus.ROLLED_BACK.value, rolled_back_at=dt.datetime.now(), rolled_back_by=user.username))
+            status=BatchStatus.ROLLED_BACK.value, rolled_back_at=clock.now_precise(), rolled_back_by=user.username))
         audit.record(conn, user.username, "import", target=f"rollback:{batch_id}",
                      detail={"batch_id": batch_id, "rows": deleted, "table": b.target_table}, source="ingest")
     ingest_hooks.data_changed(engine, user.username)

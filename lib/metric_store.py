@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from lib import clock
 from lib import audit, semantic
 from lib.errors import WorkbenchError
 from lib.semantic import Issue, SemanticError, SemanticModel
@@ -114,7 +115,7 @@ def save(engine: sa.Engine, definition: dict, author: str, note: str = "", model
         current = conn.execute(sa.select(sa.func.max(metric_version.c.version))
                                .where(metric_version.c.metric_id == metric.id)).scalar()
         version = (current or 0) + 1
-        now = dt.datetime.now().replace(microsecond=0)
+        now = clock.now()
         conn.execute(metric_version.insert().values(
             metric_id=metric.id, version=version, definition=json.dumps(stored, ensure_ascii=False, sort_keys=True),
             action=action, author=author.strip(), note=note.strip() or None, created_at=now))

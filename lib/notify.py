@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
+from lib import clock
 from lib import audit, auth, db
 from lib.access import User
 from lib.errors import InvalidArgument
@@ -39,7 +40,7 @@ _outbox_table = outbox   # the Table; the name ``outbox`` is the public function
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now().replace(microsecond=0)
+    return clock.now()
 
 
 def backoff(attempts: int) -> dt.timedelta:

@@ -21,7 +21,6 @@ import json
 import os
 import re
 import smtplib
-import time
 import tomllib
 import urllib.error
 import urllib.parse
@@ -31,6 +30,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
+from lib import clock
 from lib import config
 from lib.errors import InvalidArgument, WorkbenchError
 
@@ -242,7 +242,7 @@ def post_webhook(cfg: WebhookConfig, subject: str, body: str) -> None:
     """Post one message; HTTP status other than 200 or a JSON ``errcode`` other than 0 raises DeliveryError."""
     url = cfg.url
     if cfg.flavor is Flavor.DINGTALK and cfg.secret:
-        url = dingtalk_signed_url(url, cfg.secret, int(time.time() * 1000))
+        url = dingtalk_signed_url(url, cfg.secret, clock.epoch_ms())
     data = json.dumps(webhook_payload(cfg.flavor, subject, body), ensure_ascii=False).encode()
     req = urllib.request.Request(url, data=data, method="POST",
                                  headers={"Content-Type": "application/json; charset=utf-8"})

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from lib import asof
 from lib.spec import QuerySpec, TimeRange
 
 Runner = Callable[[QuerySpec], pd.DataFrame]
@@ -49,20 +50,10 @@ def _month_end(m: dt.date) -> dt.date:
     return (pd.Timestamp(m) + pd.offsets.MonthEnd(0)).date()
 
 
-def latest_complete_month(run: Runner) -> dt.date | None:
-    """First day of the latest month whose sales run to its last day; None without sales."""
-    months = run(QuerySpec(metrics=("revenue",), dimensions=("month",)))
-    months = months[months["revenue"].notna()]
-    if months.empty:
-        return None
-    last_month = months["month"].max().date()
-    days = run(QuerySpec(metrics=("revenue",), dimensions=("day",),
-                         time_range=TimeRange(last_month, _month_end(last_month))))
-    last_day = days.loc[days["revenue"].notna(), "day"].max().date()
-    if last_day == _month_end(last_month):
-        return last_month
-    previous = (pd.Timestamp(last_month) - pd.DateOffset(months=1)).date()
-    return previous if (months["month"].dt.date == previous).any() else None
+def latest_complete_month(run: Runner, today: dt.date | None = None) -> dt.date | None:
+    """First day of the latest month that is over by the clock and whose sales run to its last day
+    (:mod:`lib.asof`); None without such a month."""
+    return asof.read(run, "revenue", today).month
 
 
 def _rel(cur: float | None, base: float | None) -> float | None:

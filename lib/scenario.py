@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
+from lib import clock
 from lib import auth, budget_versions
 from lib.access import User
 from lib.errors import InvalidArgument
@@ -342,7 +343,7 @@ def save(engine: sa.Engine, user: User, name: str, base: Base, drivers: Drivers,
                                              lines=lines, based_on=based_on, conn=conn)
         conn.execute(scenario_table.insert().values(
             name=name, base=f"{base.kind.value}:{base.label}"[:100], drivers=drivers.to_json(), version_id=vid,
-            created_by=user.username, created_at=dt.datetime.now().replace(microsecond=0)))
+            created_by=user.username, created_at=clock.now()))
     return vid
 
 

@@ -22,6 +22,7 @@ from dataclasses import replace
 import pandas as pd
 import sqlalchemy as sa
 
+from lib import clock
 from lib import audit, auth, explore_state, query, schema, scoring
 from lib import scorecard_tables as tb
 from lib.access import User
@@ -48,7 +49,7 @@ class SaveConflict(WorkbenchError):
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now().replace(microsecond=0)
+    return clock.now()
 
 
 # ---- templates ---------------------------------------------------------------------------------
@@ -109,7 +110,7 @@ def template_units(engine: sa.Engine, t: Template) -> pd.DataFrame:
 def period_choices(engine: sa.Engine) -> list[str]:
     """Periods to offer: the last complete quarters, year to date and months before the data's last day."""
     last = explore_state.last_date(lambda spec: query.run(engine, spec, SYSTEM))
-    return periods_before((last or dt.date.today()) + dt.timedelta(days=1))
+    return periods_before((last or clock.today()) + dt.timedelta(days=1))
 
 
 # ---- manual KPIs -------------------------------------------------------------------------------

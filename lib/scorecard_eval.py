@@ -24,6 +24,7 @@ from decimal import Decimal
 import pandas as pd
 import sqlalchemy as sa
 
+from lib import clock
 from lib import explore_link, i18n, query, schema, scoring, versions
 from lib import scorecard_tables as tb
 from lib.access import User
@@ -131,7 +132,7 @@ def evaluate(engine: sa.Engine, user: User, template: Template, period: Period) 
                 why = NO_ACTUAL if a is None else NO_TARGET if s is None else None
             note = why or notes.get(u.name)
             rows.append((int(u.id), u.code, u.name, u.name_en, kpi.id, kpi.metric, a, g, lo, hi, s, kpi.weight, note))
-    now = dt.datetime.now().replace(microsecond=0)
+    now = clock.now()
     return Evaluation(template, period, pd.DataFrame(rows, columns=LINE_COLUMNS), now, version)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 import sqlalchemy as sa
 
+from lib import clock
 from lib import ingest, ingest_hooks, ingest_map, ingest_rows, schema, store
 from lib.access import User
 from lib.errors import InvalidArgument, WorkbenchError
@@ -238,7 +239,7 @@ def _write(engine: sa.Engine, user: User, feed: Feed, inc: Increment, prepared: 
     source_name, target = feed.source_name, feed.target
     table = schema.metadata.tables[target]
     label = f"{source_name}:{target}"
-    now = dt.datetime.now().replace(microsecond=0)
+    now = clock.now()
     fc = source_feed.c
     with engine.begin() as conn:
         batch_id = ingest._next_batch(conn)

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 import sqlglot
 from sqlglot import exp
 
+from lib import clock
 from lib import auth, config, ingest_map
 from lib.access import User
 from lib.errors import InvalidArgument, StoreUnavailable, WorkbenchError
@@ -220,7 +221,7 @@ def register(engine: sa.Engine, user: User, name: str, url: str | None = None, n
         write_secret(name, url)
     dialect = check_connection(name)
     ref = f"env:{env_var(name)}" if os.environ.get(env_var(name)) else f"secrets:sources.{name}.url"
-    now = dt.datetime.now().replace(microsecond=0)
+    now = clock.now()
     with engine.begin() as conn:
         old = conn.execute(sa.select(source).where(source.c.name == name)).first()
         conn.execute(source.delete().where(source.c.name == name))
@@ -341,7 +342,7 @@ def set_feed(engine: sa.Engine, user: User, source_name: str, target: str, mappi
     options = dict(options or {})
     create_missing = bool(options.pop("create_missing", False))
     options = {"create_missing": create_missing, **ingest_map.ImportOptions.from_dict(options).to_dict()}
-    now = dt.datetime.now().replace(microsecond=0)
+    now = clock.now()
     fc = source_feed.c
     with engine.begin() as conn:
         old = conn.execute(sa.select(source_feed).where(fc.source_name == source_name, fc.target == target)).first()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import io
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -13,6 +12,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
+from lib import clock
 from lib import (alert_tables, audit, auth, config, dashboard_tables, finance_tables, ingest_tables, metric_store,
                  notify_tables, schema, scorecard_tables, source_tables)
 from lib.errors import SchemaTooNew, StoreUnavailable
@@ -203,7 +203,7 @@ def init_schema(engine: sa.Engine) -> int:
         with engine.begin() as conn:
             m.apply(conn)
             conn.execute(schema_version.insert().values(
-                version=m.version, description=m.description, applied_at=dt.datetime.now()))
+                version=m.version, description=m.description, applied_at=clock.now_precise()))
     return SCHEMA_VERSION
 
 

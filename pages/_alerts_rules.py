@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 
 import pandas as pd
 import streamlit as st
 
+from lib import clock
 from lib import alert_admin, alerts
 from lib import alert_rules as ar
 from lib.spec import FilterSpec
@@ -89,7 +89,7 @@ def render(engine, user, lang: str) -> None:
     edited = _form(base, lang)
     c1, c2 = st.columns(2)
     if c1.button(sh.t("al.rules.preview"), key="al_rule_preview", icon=":material/history:"):
-        as_of = st.session_state.get("al_as_of") or dt.date.today()
+        as_of = st.session_state.get("al_as_of") or clock.today()
         p = alert_admin.preview(engine, user, edited, as_of)
         st.info(sh.t("al.rules.preview_result", n=p.fired))
         if not p.firings.empty:

@@ -1,12 +1,12 @@
 """Streamlit glue of the dashboards page: filter widgets, one tile, presentation chrome, PDF export."""
 from __future__ import annotations
 
-import datetime as dt
 
 import pandas as pd
 import streamlit as st
 import streamlit.components.v1 as components
 
+from lib import clock
 from lib import audit, auth, charts, config, explore, export, i18n, metric_view, query, semantic
 from lib import dashboards as dash
 from lib.errors import WorkbenchError
@@ -214,7 +214,7 @@ def export_pdf(d: dash.Dashboard, filters: dash.DashboardFilters, made: list) ->
         return
     if st.button(t("dash.export.make"), key="dash_pdf_make"):
         try:
-            now = dt.datetime.now().replace(microsecond=0)
+            now = clock.now()
             data = export.dashboard_pdf(d.title, subtitle(filters, "\n"), [m for m in made if m], sh.lang(), now)
         except WorkbenchError as exc:
             sh.show_error(exc)

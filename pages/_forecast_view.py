@@ -163,7 +163,9 @@ def render() -> None:
     by = b.selectbox(_t("forecast.by"), dims, key="fc_by",
                      format_func=lambda d: model.dimension(d).label(lang) if d else _t("forecast.by.none")) or None
     horizon = int(c.number_input(_t("forecast.horizon"), 1, forecast.MAX_HORIZON, 12, step=1, key="fc_horizon"))
-    end = dt.date.today()
+    # Actuals end with the data, not the calendar: a month the load has not finished is not history yet.
+    a = sh.as_of()
+    end = a.data_end or a.today - dt.timedelta(days=1)
     # Backtests take seconds per series: forecast on request, not on every open of the page.
     params = (metric, by, horizon)
     if st.button(_t("forecast.go"), key="fc_go", type="primary"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lib import auth, i18n, overview, query
+from lib import auth, i18n, query
 from lib import margin as mg
 from lib import scenario as sc
 from lib.errors import WorkbenchError
@@ -30,7 +30,7 @@ def _base() -> sc.Base | None:
     months = [d.date() for d in months.loc[months["revenue"].notna(), "month"]]
     if not months:
         return None
-    last = mg.period_of(overview.latest_complete_month(sh.run) or max(months), mg.Grain.MONTH).end
+    last = mg.period_of(sh.as_of().month or max(months), mg.Grain.MONTH).end
     start = (pd.Timestamp(last) + pd.Timedelta(days=1) - pd.DateOffset(months=12)).date()
     options = {_t("last12", start=start, end=last): TimeRange(max(start, min(months)), last)}
     for label, tr in mg.period_options(months, mg.Grain.YEAR, last):

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import urllib.parse
 
 import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
-import streamlit_authenticator as stauth
 
-from lib import (auth, cockpit, config, i18n, metric_store, metric_view, overview, query, secrets_file, store,
+from lib import clock
+from lib import (asof, auth, cockpit, config, i18n, metric_store, metric_view, overview, query, secrets_file, store,
                  versions)
 from lib.access import User
 from lib.errors import Forbidden, WorkbenchError
@@ -94,6 +95,23 @@ def run(spec: QuerySpec, as_user: str | None = None) -> pd.DataFrame:
     return _run(config.store_url(), spec.to_json(), data_version(), metrics_version(), username, users_version())
 
 
+def as_of(metric: str = "revenue") -> asof.AsOf:
+    """The analysis date as the logged-in user's data shows it: the clock's today, the data's last day before
+    it and the latest complete month (two cached reads)."""
+    return asof.read(run, metric)
+
+
+def as_of_caption(metric: str = "revenue") -> asof.AsOf:
+    """Show '数据截至 … · 最近完整月份 … · 今天 …' under a page's title; returns what it showed. A reader
+    who may not see ``metric`` gets the clock's day alone (their pages say what they may not see)."""
+    try:
+        a = as_of(metric)
+    except Forbidden:
+        a = asof.AsOf(clock.today(), None, None)
+    st.caption(a.caption(lang()))
+    return a
+
+
 def overview_figures(as_user: str | None = None) -> overview.Overview | None:
     """The Overview, from cached compiled queries, as the logged-in user sees it (or ``as_user``)."""
     reader = auth.load_user(engine(), as_user) if as_user else current_user()
@@ -125,7 +143,8 @@ def scope_label(user: User) -> str:
 
 
 def gate() -> User:
-    """Log-in: the cookie re-logs in; otherwise our form (lockout and audit in lib.auth). Stops the run until then."""
+    """Log-in: a valid cookie logs in again; otherwise our form (lockout and audit in lib.auth). Stops the run
+    until someone is logged in; a successful log-in goes on in the same run, to the page its URL asked for."""
     try:
         key = secrets_file.cookie_key()
         if not auth.has_users(engine()):
@@ -134,74 +153,104 @@ def gate() -> User:
     except WorkbenchError as exc:
         st.error(exc.message(lang()))
         st.stop()
-    authenticator = stauth.Authenticate(auth.credentials(engine()), COOKIE, key, COOKIE_DAYS, login_sleep_time=0)
     ss = st.session_state
-    # The cookie is written by a hidden component: a rerun in the same run drops it, so repeat it once.
-    if ss.pop("_set_cookie", False):
-        authenticator.cookie_controller.set_cookie()
-    if ss.pop("_delete_cookie", False):
-        authenticator.cookie_controller.delete_cookie()
-    elif not ss.get("authentication_status"):
-        try:
-            authenticator.login(location="unrendered")  # re-login from a valid cookie, no form
-            token = authenticator.cookie_controller.get_cookie() if ss.get("authentication_status") else None
-            if token:
-                ss["_issued_at"] = dt.datetime.fromtimestamp(token["exp_date"]) - dt.timedelta(days=COOKIE_DAYS)
-        except Exception:  # a cookie for a disabled or unknown user, or a forged one: back to the form
-            authenticator.cookie_controller.delete_cookie()
-            for k in ("authentication_status", "username", "name", "_issued_at"):
-                ss.pop(k, None)
-    if ss.get("authentication_status") and ss.get("username"):
-        issued = ss.get("_issued_at") or dt.datetime.min
-        if not auth.session_valid(engine(), ss["username"], issued):
-            _logout(authenticator, end_all=False)  # voided elsewhere: logout, password reset, disable, lock
-        ss["_user"] = auth.load_user(engine(), ss["username"])
-        ss["_authenticator"] = authenticator
+    if ss.get("_logged_out"):
+        _write_cookie(None)
+    if "_user" not in ss and not ss.get("_logged_out"):
+        # The cookie is read from the request (st.context), not by a component: a component on the log-in page
+        # reruns the script once it has mounted, and a click arriving during that rerun was lost.
+        token = auth.read_token(st.context.cookies.get(COOKIE) or "", key, COOKIE_DAYS)
+        if token is not None:
+            try:
+                ss["_user"], ss["_issued_at"] = auth.load_user(engine(), token[0]), token[1]
+            except Forbidden:  # a cookie of a user disabled or removed since: the form
+                _write_cookie(None)
+    if "_user" in ss:
+        if ss.get("_cookie"):
+            _write_cookie(ss["_cookie"])
+        username = ss["_user"].username
+        if not auth.session_valid(engine(), username, ss.get("_issued_at") or dt.datetime.min):
+            _logout(end_all=False)  # voided elsewhere: logout, password reset, disable, lock, role or scope change
+        ss["_user"] = auth.load_user(engine(), username)  # reloaded every run: role and scope changes apply at once
         return ss["_user"]
-    ss.pop("_user", None)
-    _login_form(authenticator)
-    st.stop()
+    _remember_link()
+    user = _login_form(key)
+    if user is None:
+        st.stop()
+    return user
 
 
-def _login_form(authenticator) -> None:
-    with st.form("login_form"):
+def _remember_link() -> None:
+    """On the log-in page: the page and parameters the link asked for, to open once logged in. Taken from the
+    first request only: the form's own reruns no longer say which page the browser was sent to."""
+    if "_wanted" not in st.session_state:
+        page = urllib.parse.urlparse(st.context.url or "").path.rstrip("/").rsplit("/", 1)[-1]
+        st.session_state["_wanted"] = (page, st.query_params.to_dict())
+
+
+def follow_link(pages: list, current) -> None:
+    """Right after log-in: open the page (and state) the link opened before it asked for, instead of the
+    default page. ``pages`` are the st.Page objects the user may open; ``current`` what st.navigation chose."""
+    wanted = st.session_state.pop("_wanted", None)
+    if not wanted or not wanted[0]:
+        return
+    path, params = wanted
+    target = next((p for p in pages if p.url_path == path), None)
+    if target is not None and target.url_path != current.url_path:
+        st.switch_page(target, query_params=params)
+
+
+def _write_cookie(value: str | None) -> None:
+    """Set (or, with None, delete) the log-in cookie in the browser with a script element: no component, so
+    nothing reruns the page afterwards. Drawn on every run of the session, at the same place: a run cut short
+    by a rerun (a redirect, a quick click) may never reach the browser, and an unchanged element runs once."""
+    secure = "; Secure" if (st.context.url or "").startswith("https:") else ""
+    age = int(COOKIE_DAYS * 86400) if value is not None else 0
+    cookie = f"{COOKIE}={value or ''}; Max-Age={age}; Path=/; SameSite=Strict{secure}"
+    st.sidebar.html(f"<script>document.cookie = {json.dumps(cookie)};</script>", unsafe_allow_javascript=True)
+
+
+def _login_form(key: str) -> User | None:
+    """The form; on success the user (the form is cleared and the run goes on), else None."""
+    box = st.empty()
+    with box.form("login_form"):
         st.subheader(t("login.title"))
         username = st.text_input(t("login.username"), key="login_username")
         password = st.text_input(t("login.password"), type="password", key="login_password")
         submitted = st.form_submit_button(t("login.submit"))
     if not submitted:
-        return
+        return None
     try:
         user = auth.authenticate(engine(), (username or "").strip().lower(), password or "", source="app")
     except auth.AuthError as exc:
         st.error(exc.message(lang()))
-        return
-    st.session_state.update(authentication_status=True, username=user.username, name=user.username, logout=None,
-                            _user=user, _set_cookie=True, _issued_at=dt.datetime.now())
-    authenticator.cookie_controller.set_cookie()
-    st.rerun()
+        return None
+    token, issued = auth.issue_token(user.username, key, COOKIE_DAYS)
+    st.session_state.update(_user=user, _issued_at=issued, _logged_out=False, _cookie=token)
+    for k in ("login_username", "login_password"):
+        st.session_state.pop(k, None)
+    box.empty()
+    _write_cookie(token)
+    return user
 
 
-def _logout(authenticator, end_all: bool = True) -> None:
+def _logout(end_all: bool = True) -> None:
     """Log out here; ``end_all`` also voids every other session and cookie of the user (a copied cookie too)."""
     from lib import audit
-    username = st.session_state.get("username")
-    if end_all and username:
-        auth.end_sessions(engine(), username)
-        audit.record(engine(), username, "logout", username, None, "app")
-    try:
-        authenticator.logout(location="unrendered")
-    except Exception:  # already logged out in the authenticator's own state
-        pass
-    for k in ("_user", "_issued_at", "login_username", "login_password", "authentication_status", "username"):
+    user = st.session_state.get("_user")
+    if end_all and user is not None:
+        auth.end_sessions(engine(), user.username)
+        audit.record(engine(), user.username, "logout", user.username, None, "app")
+    for k in ("_user", "_issued_at", "_cookie", "login_username", "login_password"):
         st.session_state.pop(k, None)
-    st.session_state["_delete_cookie"] = True
+    # This session's request still carries the old cookie (st.context): never log in from it again.
+    st.session_state["_logged_out"] = True
     st.rerun()
 
 
 def logout_button() -> None:
     if st.sidebar.button(t("login.logout"), key="logout_button"):
-        _logout(st.session_state["_authenticator"])
+        _logout()
 
 
 def explain(spec: QuerySpec, key: str) -> None:

@@ -4,6 +4,7 @@ import datetime as dt
 import sqlalchemy as sa
 import streamlit as st
 
+from lib import clock
 from lib import admin_view as av, audit, auth, db, i18n, schema
 from lib.errors import Forbidden, WorkbenchError
 from pages import _cockpit_parts as cockpit_parts
@@ -153,7 +154,7 @@ if name:
     u, p = by_name[name], f"admin_user_{name}_"
     if not u["active"]:
         st.warning(t("admin.state.inactive"))
-    elif u["locked_until"] and u["locked_until"] > dt.datetime.now():
+    elif u["locked_until"] and u["locked_until"] > clock.now_precise():
         st.warning(t("admin.state.locked", until=f"{u['locked_until']:%Y-%m-%d %H:%M}"))
         st.button(t("admin.unlock"), key=p + "unlock", on_click=_set_active, args=(name, True))
     left, right = st.columns(2)

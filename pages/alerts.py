@@ -1,9 +1,9 @@
 """预警 / Alerts: the alert center (status, assignee, comments, chart link), rule management, the outbox."""
-import datetime as dt
 import urllib.parse
 
 import streamlit as st
 
+from lib import clock
 from lib import alerts, auth, metric_view
 from lib.alert_tables import Status
 from lib.errors import WorkbenchError
@@ -18,6 +18,7 @@ severity_label = {s: sh.t(f"al.severity.{s}") for s in ("high", "medium", "low")
 
 st.title(sh.t("nav.alerts"))
 st.caption(sh.t("al.caption"))
+sh.as_of_caption()  # rules are judged as of the clock's day, on data up to the day before; days without data are not
 
 
 def _run_controls() -> None:
@@ -27,7 +28,7 @@ def _run_controls() -> None:
     if not manager:
         return
     c1, c2 = st.columns([1, 2])
-    as_of = c1.date_input(sh.t("al.run.as_of"), value=dt.date.today(), key="al_as_of")
+    as_of = c1.date_input(sh.t("al.run.as_of"), value=clock.today(), key="al_as_of")
     if c2.button(sh.t("al.run"), key="al_run", icon=":material/play_arrow:"):
         s = alerts.run_now(engine, user, as_of)
         if s.preview_only:

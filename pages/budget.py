@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from lib import budget, fmt, i18n, overview
+from lib import budget, fmt, i18n
 from lib.errors import WorkbenchError
 from pages import _budget_view as bview
 from pages import _shared as sh
@@ -129,7 +129,7 @@ st.title(t("budget.title"))
 st.caption(t("budget.caption"))
 tabs = st.tabs([t(f"budget.tab.{k}") for k in ("variance", "outlook", "forecast", "versions", "scenario")])
 try:
-    latest = overview.latest_complete_month(sh.run)
+    latest = sh.as_of_caption().month
     versions = bview.versions()
 except WorkbenchError as exc:
     sh.show_error(exc)

@@ -96,6 +96,8 @@ except WorkbenchError as exc:
     st.stop()
 if as_of is None:
     st.warning(t("dash.filter.no_data"))
+elif not present:
+    sh.as_of_caption()
 resolved = filters.resolved(as_of)
 sel = parts.selections(d)
 

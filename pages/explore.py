@@ -1,12 +1,12 @@
 """自助分析 / Explore: drag fields onto shelves, see the chart, click to filter or drill, export and save it."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import replace
 
 import streamlit as st
 
+from lib import clock
 from lib import audit, auth, charts, explore
 from lib.errors import ResultTooLarge, WorkbenchError
 from lib.spec import Mark
@@ -26,9 +26,10 @@ if ss.get("_ex_flash"):
 with st.expander(t("explore.field_list"), key="explore_fields_box"):
     ex.field_list()
 try:
-    last = explore.last_date(sh.run) or dt.date.today()
+    a = sh.as_of_caption()
+    last = a.data_end or a.today
 except WorkbenchError:
-    last = dt.date.today()
+    last = clock.today()
 
 ex.apply_click(explore.other_label(lang))  # a click since the last run, before any widget is drawn
 ex.shelves_ui()
@@ -92,7 +93,7 @@ if auth.may(user, "export"):
         from lib import export
     except ImportError:
         export = None
-    engine, stamp = sh.engine(), dt.datetime.now().replace(microsecond=0)
+    engine, stamp = sh.engine(), clock.now()
     plain = explore.without_metric_ranges(shown, model)  # the data is already filtered; the caption says how
 
     def deferred(kind: str, make):

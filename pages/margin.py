@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from lib import fmt, i18n, overview, query
+from lib import fmt, i18n, query
 from lib import margin as mg
 from lib import margin_charts as mc
 from lib.errors import WorkbenchError
@@ -38,7 +38,7 @@ st.caption(t("margin.caption"))
 try:
     months = sh.run(QuerySpec(("revenue",), ("month",)))
     months = months[months["revenue"].notna()]
-    latest = overview.latest_complete_month(sh.run) if len(months) else None
+    latest = sh.as_of_caption().month if len(months) else None
 except WorkbenchError as exc:
     sh.show_error(exc)
     st.stop()

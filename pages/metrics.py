@@ -5,6 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
+from lib import asof
 from lib import auth, i18n, metric_store
 from lib import metric_view as mv
 from lib.errors import WorkbenchError
@@ -238,7 +239,8 @@ with trend:
         ss.pop("metrics_trend_by", None)
     by = st.selectbox(t("metrics.trend.breakdown"), options, key="metrics_trend_by",
                       format_func=lambda d: model.dimension(d).label(lang) if d else t("metrics.trend.none"))
-    spec = mv.trend_spec(mid, by or None, dt.date.today())
+    a = sh.as_of_caption()  # the trend ends with the latest complete month of data, not the calendar's
+    spec = mv.trend_spec(mid, by or None, asof.month_end(a.month) + dt.timedelta(days=1) if a.month else a.today)
     try:
         df = sh.run(spec)
     except WorkbenchError as exc:

@@ -22,6 +22,7 @@ if data is None or month is None:
     st.info(sh.t("overview.empty"))
     st.stop()
 
+sh.as_of_caption()
 st.caption(sh.t("cockpit.caption", start=f"{data.month:%Y}-01", end=f"{data.month:%Y-%m}",
                 scope=sh.scope_label(sh.current_user())))
 parts.tiles(data)

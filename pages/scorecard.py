@@ -76,6 +76,7 @@ def runs_tab(template_id: str | None) -> None:
 
 st.title(t("sc.title"))
 st.caption(t("sc.caption"))
+sh.as_of_caption()
 try:
     templates = scorecard.templates(sh.engine())
 except WorkbenchError as exc:

@@ -9,7 +9,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from lib import demo, store
+from lib import clock, demo, store
 
 PG_URL = os.environ.get("WORKBENCH_TEST_PG_URL", "").strip()
 BACKENDS = [
@@ -21,6 +21,10 @@ BACKENDS = [
 DEMO_ROWS = 20_000
 DEMO_SEED = 7
 DEMO_AS_OF = dt.date(2026, 11, 24)
+# The suite's "today" is the demo's as-of day, whatever the calendar says, so every result is the same on
+# any date (CI also runs under faketime on awkward dates to prove it). Set before anything reads the clock;
+# the app servers the browser tests start inherit it. A test about another day pins its own.
+os.environ[clock.ENV] = DEMO_AS_OF.isoformat()
 
 
 class _PgDatabases:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from lib import clock
 from lib import audit, auth, cli, demo, query
 from lib.errors import Forbidden, WorkbenchError
 from lib.spec import FilterSpec, InvalidSpec, QuerySpec, Sort, TimeRange
@@ -245,17 +246,17 @@ def test_a_demoted_editor_cannot_save_and_the_audit_names_the_real_user(store_wi
 
 def test_logout_reset_disable_lock_and_role_changes_void_earlier_sessions(store_with_users):
     e = store_with_users
-    before = dt.datetime.now() - dt.timedelta(seconds=1)
+    before = clock.now_precise() - dt.timedelta(seconds=1)
     assert auth.session_valid(e, "demo_east", before)
     for void in (lambda: auth.end_sessions(e, "demo_east"),
                  lambda: auth.reset_password(e, "demo_east", "a-long-password"),
                  lambda: auth.set_scope(e, "demo_east", ["R10"]),
                  lambda: auth.set_role(e, "demo_east", "dept_head")):
-        issued = dt.datetime.now()
+        issued = clock.now_precise()
         assert auth.session_valid(e, "demo_east", issued)
         void()
         assert not auth.session_valid(e, "demo_east", issued)
-    issued = dt.datetime.now()
+    issued = clock.now_precise()
     for _ in range(auth.MAX_FAILED):
         with pytest.raises(auth.AuthError):
             auth.authenticate(e, "demo_west", "wrong-password!")
@@ -298,3 +299,22 @@ def test_the_cookie_key_file_is_private_from_the_start(monkeypatch, tmp_path):
     assert stat.S_IMODE(os.stat(config.SECRETS_FILE).st_mode) == 0o600
     assert len(secrets_file.cookie_key()) == 64
     assert secrets_file.ensure_cookie_key() is False  # never overwritten
+
+
+def test_a_log_in_cookie_is_signed_expires_and_names_its_user(monkeypatch):
+    key = "a-cookie-key-of-sufficient-length-0123456789"
+    token, issued = auth.issue_token("demo_east", key, 7)
+    assert auth.read_token(token, key, 7) is not None
+    username, read_issued = auth.read_token(token, key, 7)
+    assert username == "demo_east" and abs((read_issued - issued).total_seconds()) < 5
+    assert auth.read_token(token, "another-key-of-sufficient-length-0123456789", 7) is None    # not ours
+    assert auth.read_token(token[:-3] + "abc", key, 7) is None                                  # tampered
+    for junk in ("", "not-a-jwt", "a.b.c"):
+        assert auth.read_token(junk, key, 7) is None
+    import jwt
+    unsigned = jwt.encode({"username": "demo_admin", "exp_date": 9e9}, key="", algorithm="none")
+    assert auth.read_token(unsigned, key, 7) is None                                          # alg "none" refused
+    expired = jwt.encode({"username": "demo_east", "exp_date": clock.epoch_ms() / 1000 - 1}, key, algorithm="HS256")
+    assert auth.read_token(expired, key, 7) is None
+    nameless = jwt.encode({"exp_date": 9e9}, key, algorithm="HS256")
+    assert auth.read_token(nameless, key, 7) is None

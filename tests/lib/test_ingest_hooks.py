@@ -6,6 +6,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
+from lib import clock
 from lib import alert_admin, alerts, budget_versions, demo, ingest, notify, store
 from lib import alert_rules as ar
 from lib.access import User
@@ -18,7 +19,7 @@ RULE = "测试：区域单日收入过高"
 def test_an_import_opens_an_alert_and_its_rollback_resolves_it(empty_url, tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_BASE_URL", "https://bi.example.com/")   # links in messages leave the app
     engine = store.get_engine(empty_url)
-    today = dt.date.today()                       # the hook evaluates as of today: the data must be recent
+    today = clock.today()                         # the hook evaluates as of today: the data must be recent
     demo.build(engine, rows=2_000, as_of=today)
     alert_admin.save_rule(engine, ADMIN, ar.Rule(RULE, ar.Kind.THRESHOLD, "revenue", 10_000_000.0,
                                                  dimension="region", window=ar.Window.DAY, op=ar.Op.ABOVE,

@@ -16,6 +16,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
+from lib import clock
 from lib import auth, demo, query, schema, scorecard, scorecard_cli, scorecard_eval, store
 from lib.errors import Forbidden, InvalidArgument
 from lib.scorecard_defs import parse_period, parse_template
@@ -211,7 +212,7 @@ def test_saved_weights_points_in_force_ranking_conflicts_and_stale_evaluations(s
     assert scorecard.allocated(v.totals) == Decimal(str(v.run["pool"]))
     assert v.run["computed_at"] == ev.computed_at and v.run["data_version"] == ev.data_version
 
-    later = dt.datetime.now().replace(microsecond=0) + dt.timedelta(minutes=5)
+    later = clock.now() + dt.timedelta(minutes=5)
     monkeypatch.setattr(scorecard, "_now", lambda: later)
     scorecard.publish(sc_engine, fin, draft)            # published after v2, but v2 stays the version in force …
     assert scorecard.latest_ranking(sc_engine, fin).run_id == in_force     # … and the cockpit shows v2

@@ -7,6 +7,7 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
+from lib import clock
 from lib import config, schema, store
 from lib.errors import SchemaTooNew, StoreUnavailable
 
@@ -37,7 +38,7 @@ def test_a_store_from_a_newer_workbench_is_refused(empty_engine):
     store.init_schema(empty_engine)
     with empty_engine.begin() as conn:
         conn.execute(store.schema_version.insert().values(
-            version=store.SCHEMA_VERSION + 1, description="from the future", applied_at=dt.datetime.now()))
+            version=store.SCHEMA_VERSION + 1, description="from the future", applied_at=clock.now()))
     with pytest.raises(SchemaTooNew, match="newer than this workbench"):
         store.init_schema(empty_engine)
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lib import clock
 from lib import auth, fmt, overview, query, store
 from lib.spec import QuerySpec, TimeRange
 from tests.pages.conftest import DEMO_PASSWORD, open_app
@@ -152,7 +153,7 @@ def test_a_locked_account_can_be_unlocked(monkeypatch, own_url):
     engine = store.get_engine(own_url)
     with engine.begin() as conn:  # as five failed log-ins leave it, without paying for five bcrypt checks
         conn.execute(auth.users.update().where(auth.users.c.username == "demo_east")
-                     .values(failed_attempts=0, locked_until=dt.datetime.now() + dt.timedelta(minutes=15)))
+                     .values(failed_attempts=0, locked_until=clock.now() + dt.timedelta(minutes=15)))
     engine.dispose()
     assert "分钟后再试" in _log_in(monkeypatch, own_url, "demo_east", DEMO_PASSWORD).error[0].value
     at = _pick(_admin(monkeypatch, own_url), "demo_east")
