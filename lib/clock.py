@@ -1,8 +1,10 @@
 """The one clock: what "today" and "now" are for every module and page, pinnable for demos and tests.
 
-``WORKBENCH_TODAY=2027-01-04`` moves the whole app to that day: the clock runs on from there at the
-real pace (the time of day is the real one), so durations (lockouts, retries, sessions) keep working.
-No other module reads the wall clock; ``tests/test_layering.py`` checks it.
+``WORKBENCH_TODAY=2027-01-04`` moves the whole app to that day, and ``WORKBENCH_TODAY=2027-01-04T12:00``
+to that moment. The pin is taken when the process first reads the clock; from there the clock runs on at
+the real pace, so durations (lockouts, retries, sessions) keep working and never jump back at midnight.
+With a day alone the time of day starts at the real one. No other module reads the wall clock;
+``tests/test_layering.py`` checks it.
 """
 from __future__ import annotations
 
@@ -15,40 +17,59 @@ from lib.errors import InvalidArgument
 ENV = "WORKBENCH_TODAY"
 
 
-def parse(raw: str) -> dt.date | None:
-    """The day a ``WORKBENCH_TODAY`` value names; None for an empty value (the clock is not pinned).
+def parse(raw: str) -> dt.date | dt.datetime | None:
+    """The day or moment a ``WORKBENCH_TODAY`` value names; None for an empty value (the clock is not pinned).
 
-    >>> parse("2028-02-29"), parse("  ")
-    (datetime.date(2028, 2, 29), None)
+    >>> parse("2028-02-29"), parse("2026-11-24T12:00"), parse("  ")
+    (datetime.date(2028, 2, 29), datetime.datetime(2026, 11, 24, 12, 0), None)
     >>> parse("1 Jan")
     Traceback (most recent call last):
     ...
-    lib.errors.InvalidArgument: WORKBENCH_TODAY='1 Jan' is not a date: write it as YYYY-MM-DD, e.g. 2027-01-04.
+    lib.errors.InvalidArgument: WORKBENCH_TODAY='1 Jan' is not a date: write it as YYYY-MM-DD (or YYYY-MM-DDTHH:MM), e.g. 2027-01-04.
     """
     raw = raw.strip()
     if not raw:
         return None
     try:
+        if "T" in raw or " " in raw:
+            return dt.datetime.fromisoformat(raw).replace(tzinfo=None)
         return dt.date.fromisoformat(raw)
     except ValueError:
-        raise InvalidArgument(f"{ENV}={raw!r} is not a date: write it as YYYY-MM-DD, e.g. 2027-01-04.",
-                              f"{ENV}={raw!r} 不是日期：请写成 YYYY-MM-DD，例如 2027-01-04。") from None
+        raise InvalidArgument(f"{ENV}={raw!r} is not a date: write it as YYYY-MM-DD (or YYYY-MM-DDTHH:MM), "
+                              "e.g. 2027-01-04.",
+                              f"{ENV}={raw!r} 不是日期：请写成 YYYY-MM-DD（或 YYYY-MM-DDTHH:MM），例如 2027-01-04。"
+                              ) from None
 
 
 def pinned() -> dt.date | None:
     """The day ``WORKBENCH_TODAY`` pins the clock to, or None when it runs on the machine's date."""
-    return parse(os.environ.get(ENV, ""))
+    pin = parse(os.environ.get(ENV, ""))
+    return pin.date() if isinstance(pin, dt.datetime) else pin
+
+
+# (the WORKBENCH_TODAY value, the shift it gave when first read): a new value re-anchors the clock.
+_anchor: tuple[str, dt.timedelta] | None = None
 
 
 def _shift(real: dt.datetime) -> dt.timedelta:
-    day = pinned()
-    return dt.timedelta(0) if day is None else dt.timedelta(days=(day - real.date()).days)
+    global _anchor
+    raw = os.environ.get(ENV, "").strip()
+    if _anchor is None or _anchor[0] != raw:
+        pin = parse(raw)
+        if pin is None:
+            shift = dt.timedelta(0)
+        elif isinstance(pin, dt.datetime):
+            shift = pin - real
+        else:
+            shift = dt.timedelta(days=(pin - real.date()).days)
+        _anchor = (raw, shift)
+    return _anchor[1]
 
 
 def now() -> dt.datetime:
     """The local time now, to the second (naive, as the store keeps it), on the pinned day if there is one."""
-    real = dt.datetime.now().replace(microsecond=0)
-    return real + _shift(real)
+    real = dt.datetime.now()
+    return (real + _shift(real)).replace(microsecond=0)
 
 
 def now_precise() -> dt.datetime:

@@ -23,8 +23,10 @@ DEMO_SEED = 7
 DEMO_AS_OF = dt.date(2026, 11, 24)
 # The suite's "today" is the demo's as-of day, whatever the calendar says, so every result is the same on
 # any date (CI also runs under faketime on awkward dates to prove it). Set before anything reads the clock;
-# the app servers the browser tests start inherit it. A test about another day pins its own.
-os.environ[clock.ENV] = DEMO_AS_OF.isoformat()
+# the app servers the browser tests start inherit it. A test about another day pins its own. The time of day
+# is pinned too (noon, running on from there): a test's fixed times (09:00 queued messages) are then always
+# in the past, and no run crosses midnight whatever the hour it starts.
+os.environ[clock.ENV] = f"{DEMO_AS_OF.isoformat()}T12:00"
 
 
 class _PgDatabases:

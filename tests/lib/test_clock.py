@@ -19,6 +19,21 @@ def test_a_pinned_day_is_today_and_now_runs_on_from_it(monkeypatch, day):
     assert clock.now_precise() >= first and clock.now().microsecond == 0
 
 
+def test_a_pinned_moment_runs_on_from_that_moment_and_a_new_pin_reanchors(monkeypatch):
+    monkeypatch.setenv(clock.ENV, "2027-12-31T23:59:50")
+    first = clock.now_precise()
+    assert dt.timedelta(0) <= first - dt.datetime(2027, 12, 31, 23, 59, 50) < dt.timedelta(seconds=5)
+    assert clock.now_precise() >= first and clock.pinned() == dt.date(2027, 12, 31)
+    monkeypatch.setenv(clock.ENV, "2026-11-24T12:00")
+    assert clock.today() == dt.date(2026, 11, 24)
+
+
+def test_the_shift_is_taken_once_so_the_clock_never_jumps_back(monkeypatch):
+    monkeypatch.setenv(clock.ENV, "2027-06-15")
+    stamps = [clock.now_precise() for _ in range(1000)]
+    assert stamps == sorted(stamps)
+
+
 def test_a_cookie_time_is_shifted_like_the_clock(monkeypatch):
     monkeypatch.setenv(clock.ENV, "2030-03-01")
     issued = clock.from_timestamp(clock.epoch_ms() / 1000)   # a token made "now" by the real clock
