@@ -22,10 +22,10 @@ def parse(raw: str) -> dt.date | dt.datetime | None:
 
     >>> parse("2028-02-29"), parse("2026-11-24T12:00"), parse("  ")
     (datetime.date(2028, 2, 29), datetime.datetime(2026, 11, 24, 12, 0), None)
-    >>> parse("1 Jan")
+    >>> parse("1 Jan")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    lib.errors.InvalidArgument: WORKBENCH_TODAY='1 Jan' is not a date: write it as YYYY-MM-DD (or YYYY-MM-DDTHH:MM), e.g. 2027-01-04.
+    lib.errors.InvalidArgument: WORKBENCH_TODAY='1 Jan' is not a date: write it as YYYY-MM-DD (or ...), e.g. 2027-01-04.
     """
     raw = raw.strip()
     if not raw:
