@@ -26,7 +26,7 @@ DATE_TESTS ?= tests/test_layering.py tests/lib/test_asof.py tests/lib/test_clock
 # Chinese text in PNG/SVG/PDF exports needs a CJK font on the machine (vl-convert uses system fonts).
 CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
-.PHONY: run test test-dates demo info bench clean-store cjk-font
+.PHONY: run test lint test-dates demo info bench clean-store cjk-font
 
 # A stamp per requirements file: pip runs again only when a pin changes.
 $(VENV)/.req-run: requirements.txt
@@ -46,8 +46,12 @@ run: $(VENV)/.req-run cjk-font
 	$(PY) -m lib.cli init --demo-if-empty --rows $(DEMO_ROWS)
 	$(PY) app.py --server.port $(PORT) --server.headless true
 
-test: $(VENV)/.req-dev $(CHROMIUM) cjk-font
+test: $(VENV)/.req-dev $(CHROMIUM) cjk-font lint
 	$(PY) -m pytest -q -n $(TEST_WORKERS)
+
+# The rules in pyproject.toml: ruff's checks, and import-linter's contracts once lib/ is in packages.
+lint: $(VENV)/.req-dev
+	$(VENV)/bin/ruff check --quiet app.py lib pages tests bench
 
 # The date-sensitive part of the suite again, on DuckDB, with the whole process's wall clock moved to each
 # awkward day by libfaketime. The tests pin lib.clock to the demo's day, so their results must not change:

@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+from bench._stores import bench_store  # noqa: E402
 from lib import demo, query, store  # noqa: E402
 from lib.cli import _rows  # noqa: E402
-from bench._stores import bench_store  # noqa: E402
 from lib.spec import QuerySpec, TimeRange  # noqa: E402
 
 SPEC = QuerySpec(("revenue", "gross_margin", "opex"), ("region", "month"),

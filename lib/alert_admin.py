@@ -15,9 +15,8 @@ import pandas as pd
 import sqlalchemy as sa
 import yaml
 
-from lib import clock
 from lib import alert_rules as ar
-from lib import audit, auth, config, metric_store, query
+from lib import audit, auth, clock, config, metric_store, query
 from lib.access import User
 from lib.alert_tables import ACTIVE, Status, alert, alert_comment, alert_rule
 from lib.errors import InvalidArgument

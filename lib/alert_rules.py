@@ -18,9 +18,18 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from lib import anomaly, semantic
+from lib.alert_periods import (
+    Compare,
+    Window,
+    _month_add,
+    _month_end,
+    closed_through,
+    label,
+    last_day,
+    shifted,
+    window_range,
+)
 from lib.errors import InvalidArgument, WorkbenchError
-from lib.alert_periods import (Compare, Window, _month_add, _month_end, closed_through, label, last_day, shifted,
-                               window_range)
 from lib.spec import FilterSpec, QuerySpec, Sort, TimeRange
 
 Runner = Callable[[QuerySpec], pd.DataFrame]

@@ -16,12 +16,20 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
-from lib import clock
 from lib import alert_rules as ar
-from lib import audit, auth, config, i18n, metric_store, notify, query, schema, semantic
+from lib import audit, auth, clock, config, i18n, metric_store, notify, query, schema, semantic
 from lib.access import User
-from lib.alert_tables import (ACTIVE, RUN_LOCK, Status, alert, alert_comment, alert_lock, alert_rule, alert_run,
-                              create_tables)
+from lib.alert_tables import (
+    ACTIVE,
+    RUN_LOCK,
+    Status,
+    alert,
+    alert_comment,
+    alert_lock,
+    alert_rule,
+    alert_run,
+    create_tables,
+)
 from lib.alert_text import format_value, link, message
 from lib.semantic import Format, SemanticModel
 
@@ -176,7 +184,7 @@ def _evaluate(engine: sa.Engine, as_of: dt.date, model: SemanticModel, active_ru
                     results.append((rule, ar.Evaluation((), frozenset(), None)))
                     continue
             results.append((rule, ar.judge(rule, run, as_of, end=end, additive=semantic.additive(model, rule.metric))))
-        except Exception as exc:  # one broken rule (a deleted metric, a bad filter) must not stop the others
+        except Exception as exc:  # noqa: BLE001  (one broken rule (a deleted metric, a bad filter) must not stop the others)
             errors.append(f"{rule.name}: {getattr(exc, 'message_en', None) or exc}")
     return results, errors
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import pandas as pd
 import sqlalchemy as sa
 
-from lib import alert_rules as ar
 from lib import alert_admin, audit, auth, db, i18n
+from lib import alert_rules as ar
 from lib.access import User
+
 # The evaluation's public names are part of this module's API (run_all is the contract with hooks and demo).
-from lib.alert_run import (RunSummary, _model, _now, last_run, rules, run_all, run_now,  # noqa: F401
-                           unit_index)
+from lib.alert_run import RunSummary, _model, _now, last_run, rules, run_all, run_now, unit_index
 from lib.alert_tables import ACTIVE, Status, alert, alert_comment
-from lib.alert_text import format_value, link, message  # noqa: F401
+from lib.alert_text import format_value, link, message
 from lib.errors import Forbidden, InvalidArgument
 from lib.semantic import SemanticModel
 

@@ -7,8 +7,7 @@ import json
 import pandas as pd
 import sqlalchemy as sa
 
-from lib import clock
-from lib import db
+from lib import clock, db
 
 audit_seq = sa.Sequence("app_audit_id_seq", metadata=sa.MetaData())
 audit = sa.Table(

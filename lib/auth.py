@@ -19,8 +19,7 @@ import jwt
 import sqlalchemy as sa
 import yaml
 
-from lib import clock
-from lib import audit, config, schema
+from lib import audit, clock, config, schema
 from lib.access import Scope, User
 from lib.errors import Forbidden, WorkbenchError
 

@@ -216,7 +216,7 @@ def download(engine: sa.Engine, version_id: int, lang: str = "zh") -> bytes:
         cell.font = Font(bold=True)
     if len(df):
         df = df.assign(m=[p.month for p in df["period"]])
-        for (uid, code), g in df.groupby(["org_unit_id", "account_code"], sort=True):
+        for (_uid, code), g in df.groupby(["org_unit_id", "account_code"], sort=True):
             by_month = dict(zip(g["m"], g["amount"]))
             first = g.iloc[0]
             ws.append([*map(fmt.cell_text, (first["org_code"], first["org_name"], code, first["account_name"])),

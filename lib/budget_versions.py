@@ -27,8 +27,7 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
-from lib import clock
-from lib import audit, auth, db, ingest_hooks
+from lib import audit, auth, clock, db, ingest_hooks
 from lib.access import User
 from lib.errors import Forbidden, InvalidArgument, WorkbenchError
 from lib.finance_tables import BUDGET_VERSION_COLUMNS, budget_change

@@ -9,16 +9,43 @@ time field returns that label.
 from __future__ import annotations
 
 import functools
-
 from dataclasses import dataclass, replace
 
 import altair as alt
 import pandas as pd
 
-from lib.chart_format import (BAR, FONTS, LINE, NEGATIVE, OTHER_COLOR, PALETTE, FieldInfo, Kind, MoneyUnit, Theme, Unit,
-                               dim_text, info, kind_of, money_unit, text, theme, theme_config, vega_label_expr)
-from lib.chart_tables import (KpiTile, delta_color, kpi, pivot, pivot_values, style_negatives, table, total_grains,
-                               total_specs)
+from lib.chart_format import (
+    BAR,
+    FONTS,
+    LINE,
+    NEGATIVE,
+    OTHER_COLOR,
+    PALETTE,
+    FieldInfo,
+    Kind,
+    MoneyUnit,
+    Theme,
+    Unit,
+    dim_text,
+    info,
+    kind_of,
+    money_unit,
+    text,
+    theme,
+    theme_config,
+    vega_label_expr,
+)
+from lib.chart_tables import (
+    KpiTile,
+    delta_color,
+    kpi,
+    pivot,
+    pivot_values,
+    style_negatives,
+    table,
+    total_grains,
+    total_specs,
+)
 from lib.i18n import t
 from lib.semantic import Direction
 from lib.spec import ChartSpec, Field, InvalidSpec, Mark, MoneyScale, NegativeStyle

@@ -6,15 +6,28 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import sys
-
 import json
+import sys
 
 import pandas as pd
 
-from lib import asof, clock
-from lib import (alerts_cli, audit, auth, demo, fmt, ingest_cli, metric_store, notify_cli, query, scorecard_cli,
-                 secrets_file, semantic, store)
+from lib import (
+    alerts_cli,
+    asof,
+    audit,
+    auth,
+    clock,
+    demo,
+    fmt,
+    ingest_cli,
+    metric_store,
+    notify_cli,
+    query,
+    scorecard_cli,
+    secrets_file,
+    semantic,
+    store,
+)
 from lib.errors import WorkbenchError
 from lib.spec import Comparison, FilterSpec, QuerySpec, Sort, TimeRange
 

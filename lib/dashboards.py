@@ -18,8 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 import yaml
 
-from lib import clock
-from lib import asof, auth, config, query, semantic
+from lib import asof, auth, clock, config, query, semantic
 from lib.access import User
 from lib.dashboard_tables import dashboard as table
 from lib.dashboard_tables import dashboard_seq

@@ -20,8 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from lib import clock
-from lib import audit, auth, store
+from lib import audit, auth, clock, store
 from lib.access import User
 from lib.errors import InvalidArgument
 from lib.ingest_read import parse_numbers

@@ -21,8 +21,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 import yaml
 
-from lib import clock
-from lib import alert_admin, alerts, auth, config, dashboards, notify, schema, scorecard, store
+from lib import alert_admin, alerts, auth, clock, config, dashboards, notify, schema, scorecard, store
 from lib.errors import InvalidArgument
 
 DEFAULT_ROWS = 500_000
@@ -459,9 +458,9 @@ class _Generator:
             def post(unit_id: int, amounts: dict[str, int], source: str, text: str) -> None:
                 nonlocal seq
                 seq += 1
-                entry = f"JV{ms:%Y%m}-{seq:04d}"
+                entry = f"JV{ms:%Y%m}-{seq:04d}"  # noqa: B023  (called within this iteration)
                 for k, (acct, cents) in enumerate(amounts.items(), start=1):
-                    rows.append((entry, k, close, acct, unit_id, cents, source, text))
+                    rows.append((entry, k, close, acct, unit_id, cents, source, text))  # noqa: B023  (called within this iteration)
 
             for j, u in enumerate(self.units):
                 post(u["id"], {"6001": int(self.unit_rev[m, j]), "6401": int(self.unit_cogs[m, j])},

@@ -14,9 +14,31 @@ from lib import query, semantic
 from lib.errors import ResultTooLarge
 from lib.explore_link import Parsed, default_chart, from_query_params, parse_query_params, to_query_params
 from lib.explore_state import (
-    SHELVES, SINGLE, TIME_ITEM, Options, Preset, Shelves, Step, apply_selection, build_chart, children, drill_down,
-    drill_path, drill_up, field_label, from_items, last_date, options_of, picked, preset_range, remove_filter,
-    set_filter, shelves_of, to_items, with_grain)
+    SHELVES,
+    SINGLE,
+    TIME_ITEM,
+    Options,
+    Preset,
+    Shelves,
+    Step,
+    apply_selection,
+    build_chart,
+    children,
+    drill_down,
+    drill_path,
+    drill_up,
+    field_label,
+    from_items,
+    last_date,
+    options_of,
+    picked,
+    preset_range,
+    remove_filter,
+    set_filter,
+    shelves_of,
+    to_items,
+    with_grain,
+)
 from lib.i18n import t
 from lib.semantic import Format, MetricType, SemanticModel
 from lib.spec import Calc, ChartSpec, Comparison, FilterSpec, InvalidSpec, QuerySpec, Sort

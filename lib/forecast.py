@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from lib import clock
-from lib import auth, db, i18n, query, semantic
+from lib import auth, clock, db, i18n, query, semantic
 from lib import forecast_models as fm
 from lib.access import User
 from lib.errors import Forbidden, InvalidArgument

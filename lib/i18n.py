@@ -261,8 +261,19 @@ MESSAGES: dict[str, dict[str, str]] = {
 # Each area keeps its strings in its own module (lib/texts_*.py, a MESSAGES dict of the same shape);
 # they are merged here, and a key defined twice is an error, not a silent override.
 def _merge() -> None:
-    from lib import (texts_alerts, texts_budget, texts_charts, texts_cockpit, texts_dashboards, texts_data, texts_explore,
-                     texts_forecast, texts_margin, texts_notify, texts_scorecard)
+    from lib import (
+        texts_alerts,
+        texts_budget,
+        texts_charts,
+        texts_cockpit,
+        texts_dashboards,
+        texts_data,
+        texts_explore,
+        texts_forecast,
+        texts_margin,
+        texts_notify,
+        texts_scorecard,
+    )
     for module in (texts_explore, texts_charts, texts_dashboards, texts_margin, texts_budget, texts_forecast, texts_data,
                    texts_scorecard, texts_alerts, texts_notify, texts_cockpit):
         clash = MESSAGES.keys() & module.MESSAGES.keys()

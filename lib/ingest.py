@@ -33,14 +33,25 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from lib import clock
-from lib import audit, auth, db, ingest_hooks, schema, store
+from lib import audit, auth, clock, db, ingest_hooks, schema, store
 from lib.access import User
 from lib.errors import InvalidArgument
 from lib.fmt import inert_text_columns
 from lib.ingest_build import RowBuilder, store_duplicates
-from lib.ingest_map import (DIMENSION_TABLES, TABLES, ImportOptions, Mapping, Template, apply_template,
-                            delete_template, fields, load_mapping_file, save_template, suggest_mapping, templates)
+from lib.ingest_map import (
+    DIMENSION_TABLES,
+    TABLES,
+    ImportOptions,
+    Mapping,
+    Template,
+    apply_template,
+    delete_template,
+    fields,
+    load_mapping_file,
+    save_template,
+    suggest_mapping,
+    templates,
+)
 from lib.ingest_read import RawTable, read_file
 from lib.ingest_rows import KEYS, ImportRejected, Problem, Problems, Resolver, insert_members
 from lib.ingest_tables import BatchStatus, import_batch, import_member
@@ -299,8 +310,8 @@ def history(engine: sa.Engine) -> pd.DataFrame:
     return db.run(engine, stmt)
 
 
-from lib.ingest_undo import rollback  # noqa: E402  (re-exported: part of this module's API)
 from lib.ingest_stream import import_file  # noqa: E402  (imports this module's helpers, so it comes last)
+from lib.ingest_undo import rollback  # noqa: E402  (re-exported: part of this module's API)
 
 __all__ = ["ImportOptions", "ImportRejected", "ImportResult", "Mapping", "Prepared", "RawTable", "TABLES", "Template",
            "apply_template", "commit", "delete_template", "history", "import_file", "load_mapping_file", "prepare",

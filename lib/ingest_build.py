@@ -12,13 +12,20 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from lib import clock
-from lib import schema
+from lib import clock, schema
 from lib.ingest_map import ALTERNATIVES, ImportOptions, Mapping, field_of, fields
-from lib.ingest_rows import (ACCOUNT_TYPES, DIM_LABELS, KEYS, ORG_KINDS, Problem, Problems, Resolver,
-                             guess_account_type, store_duplicates)
 from lib.ingest_read import parse_dates, parse_numbers
-
+from lib.ingest_rows import (
+    ACCOUNT_TYPES,
+    DIM_LABELS,
+    KEYS,
+    ORG_KINDS,
+    Problem,
+    Problems,
+    Resolver,
+    guess_account_type,
+    store_duplicates,
+)
 
 
 def stored_columns(table: str) -> list[str]:

@@ -17,8 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 import yaml
 
-from lib import clock
-from lib import auth, db
+from lib import auth, clock, db
 from lib.access import User
 from lib.errors import InvalidArgument
 from lib.ingest_read import RawTable, half_width, parse_dates, parse_numbers

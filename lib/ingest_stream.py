@@ -17,8 +17,19 @@ import sqlalchemy as sa
 
 from lib import auth, ingest_hooks, schema, store
 from lib.access import User
-from lib.ingest import (ImportResult, Prepared, _arrow, _check_hash, _finish_batch, _next_batch, _record_members,
-                        _replace, _unknown_frame, commit, prepare)
+from lib.ingest import (
+    ImportResult,
+    Prepared,
+    _arrow,
+    _check_hash,
+    _finish_batch,
+    _next_batch,
+    _record_members,
+    _replace,
+    _unknown_frame,
+    commit,
+    prepare,
+)
 from lib.ingest_build import RowBuilder
 from lib.ingest_map import DIMENSION_TABLES, ImportOptions, Mapping, fields, suggest_mapping
 from lib.ingest_read import iter_csv, read_csv_head, read_file
@@ -99,7 +110,7 @@ def _stream(engine, user, path, table, mapping, create_missing, dry_run, progres
                     finally:
                         writer.close()
                 builder.finish()
-                for number, expected, actual, text in bad_rows:
+                for number, expected, _actual, text in bad_rows:
                     problems.add(Problem.MALFORMED, number, "", text, x=expected)
                 if rows == 0 and not bad_rows:
                     problems.add(Problem.NO_ROWS, None, "", "")
@@ -178,7 +189,7 @@ class _Writer:
                         keys[dim] = [str(r["code" if dim == "account" else "id"]) for r in members[dim]]
                 _record_members(self.conn, self.batch_id, keys)
                 store.bulk_load(self.conn, self.target, _arrow(frame, self.table, self.batch_id))
-            except BaseException as exc:  # handed to the importing thread, which rolls back
+            except BaseException as exc:  # noqa: BLE001  (handed to the importing thread, which rolls back)
                 self.error = exc
 
     def put(self, members: dict, frame) -> None:

@@ -1,11 +1,9 @@
 """Undoing imports: rollback of a batch (its rows and the dimension members it created), in one transaction."""
 from __future__ import annotations
 
-
 import sqlalchemy as sa
 
-from lib import clock
-from lib import audit, auth, ingest_hooks, schema, store
+from lib import audit, auth, clock, ingest_hooks, schema, store
 from lib.access import User
 from lib.ingest_rows import ImportRejected
 from lib.ingest_tables import BatchStatus, import_batch, import_member

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from lib import clock
-from lib import audit, semantic
+from lib import audit, clock, semantic
 from lib.errors import WorkbenchError
 from lib.semantic import Issue, SemanticError, SemanticModel
 

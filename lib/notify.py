@@ -17,13 +17,20 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
-from lib import clock
-from lib import audit, auth, db
+from lib import audit, auth, clock, db
 from lib.access import User
 from lib.errors import InvalidArgument
+
 # Channels and channels_from_config are part of this module's API (the contract names notify.channels_from_config).
-from lib.notify_channels import (Channels, DeliveryError, channels_from_config,  # noqa: F401
-                                 configured_webhook_name, post_webhook, redact, send_email)
+from lib.notify_channels import (
+    Channels,
+    DeliveryError,
+    channels_from_config,
+    configured_webhook_name,
+    post_webhook,
+    redact,
+    send_email,
+)
 from lib.notify_tables import Channel, Status, outbox, user_contact
 
 MAX_ATTEMPTS = 5

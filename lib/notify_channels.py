@@ -30,8 +30,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
-from lib import clock
-from lib import config
+from lib import clock, config
 from lib.errors import InvalidArgument, WorkbenchError
 
 ENV_PREFIX = "WORKBENCH_NOTIFY_"

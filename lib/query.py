@@ -730,7 +730,7 @@ def _aggregate(node: exp.Expression, cols: dict, cond: sa.ColumnElement | None) 
 
 # ---- public API ------------------------------------------------------------------------------
 
-def compile(spec: QuerySpec, user: User | None = None, model: SemanticModel | None = None) -> sa.Select:  # noqa: A001
+def compile(spec: QuerySpec, user: User | None = None, model: SemanticModel | None = None) -> sa.Select:
     """One SELECT answering ``spec`` within ``user``'s row scope, with every value bound."""
     return _Compiler(spec, user, model or default_model()).build()
 

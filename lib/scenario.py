@@ -24,8 +24,7 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
-from lib import clock
-from lib import auth, budget_versions
+from lib import auth, budget_versions, clock
 from lib.access import User
 from lib.errors import InvalidArgument
 from lib.finance_tables import scenario as scenario_table

@@ -22,14 +22,23 @@ from dataclasses import replace
 import pandas as pd
 import sqlalchemy as sa
 
-from lib import clock
-from lib import audit, auth, explore_state, query, schema, scoring
+from lib import audit, auth, clock, explore_state, query, schema, scoring
 from lib import scorecard_tables as tb
 from lib.access import User
 from lib.errors import InvalidArgument, WorkbenchError
 from lib.scorecard_defs import Period, Template, load_file, parse_period, parse_template, periods_before, to_dict
-from lib.scorecard_eval import (Evaluation, allocated, data_version, definition_json, evaluate, manual_latest, totals,
-                                units, unscored, with_points)
+from lib.scorecard_eval import (
+    Evaluation,
+    allocated,
+    data_version,
+    definition_json,
+    evaluate,
+    manual_latest,
+    totals,
+    units,
+    unscored,
+    with_points,
+)
 from lib.scorecard_view import EDIT, Ranking, RunView, Status, latest_ranking, run_view, runs
 from lib.scoring import BonusMethod
 

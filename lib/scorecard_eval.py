@@ -24,8 +24,7 @@ from decimal import Decimal
 import pandas as pd
 import sqlalchemy as sa
 
-from lib import clock
-from lib import explore_link, i18n, query, schema, scoring, versions
+from lib import clock, explore_link, i18n, query, schema, scoring, versions
 from lib import scorecard_tables as tb
 from lib.access import User
 from lib.errors import InvalidArgument

@@ -20,7 +20,8 @@ from lib import auth, query, schema
 from lib import scorecard_tables as tb
 from lib.access import User
 from lib.errors import Forbidden, InvalidArgument
-from lib.scorecard_defs import Ranking as RankingMode, Template, parse_template
+from lib.scorecard_defs import Ranking as RankingMode
+from lib.scorecard_defs import Template, parse_template
 from lib.scorecard_eval import with_points
 
 EDIT = "edit_scorecards"

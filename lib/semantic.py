@@ -454,7 +454,7 @@ def metric_from_dict(raw: Mapping, subject: str, file: str, issues: list[Issue])
         inputs[str(name)] = Input(str(spec.get("metric")), spec.get("offset"))
     try:
         filters = tuple(Filter.parse(f) for f in raw.get("filters") or ())
-    except Exception as exc:  # malformed filter entries
+    except Exception as exc:  # noqa: BLE001  (malformed filter entries)
         bad.append(f"filters are malformed: {exc}")
         filters = ()
     for b in bad:
@@ -632,7 +632,7 @@ def _validate_metrics(dims, datasets, metrics: Mapping[str, Metric]) -> list[Iss
             issues.append(Issue(file, m.id, "a metric id can't be the id of a dimension or time grain"))
 
         def add(msg: str) -> None:
-            issues.append(Issue(file, m.id, msg))
+            issues.append(Issue(file, m.id, msg))  # noqa: B023  (called within this iteration)
         if m.type is MetricType.SIMPLE:
             ds = datasets.get(m.dataset or "")
             if ds is None:

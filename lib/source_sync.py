@@ -15,8 +15,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 import sqlalchemy as sa
 
-from lib import clock
-from lib import ingest, ingest_hooks, ingest_map, ingest_rows, schema, store
+from lib import clock, ingest, ingest_hooks, ingest_map, ingest_rows, schema, store
 from lib.access import User
 from lib.errors import InvalidArgument, WorkbenchError
 from lib.ingest_read import RawTable

@@ -23,8 +23,7 @@ import sqlalchemy as sa
 import sqlglot
 from sqlglot import exp
 
-from lib import clock
-from lib import auth, config, ingest_map
+from lib import auth, clock, config, ingest_map
 from lib.access import User
 from lib.errors import InvalidArgument, StoreUnavailable, WorkbenchError
 from lib.source_tables import source, source_feed

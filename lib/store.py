@@ -12,9 +12,21 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
-from lib import clock
-from lib import (alert_tables, audit, auth, config, dashboard_tables, finance_tables, ingest_tables, metric_store,
-                 notify_tables, schema, scorecard_tables, source_tables)
+from lib import (
+    alert_tables,
+    audit,
+    auth,
+    clock,
+    config,
+    dashboard_tables,
+    finance_tables,
+    ingest_tables,
+    metric_store,
+    notify_tables,
+    schema,
+    scorecard_tables,
+    source_tables,
+)
 from lib.errors import SchemaTooNew, StoreUnavailable
 
 schema_version = sa.Table(

@@ -6,8 +6,7 @@ import dataclasses
 import pandas as pd
 import streamlit as st
 
-from lib import clock
-from lib import alert_admin, alerts
+from lib import alert_admin, alerts, clock
 from lib import alert_rules as ar
 from lib.spec import FilterSpec
 from pages import _shared as sh

@@ -1,13 +1,11 @@
 """Streamlit glue of the dashboards page: filter widgets, one tile, presentation chrome, PDF export."""
 from __future__ import annotations
 
-
 import pandas as pd
 import streamlit as st
 import streamlit.components.v1 as components
 
-from lib import clock
-from lib import audit, auth, charts, config, explore, export, i18n, metric_view, query, semantic
+from lib import audit, auth, charts, clock, config, explore, export, i18n, metric_view, query, semantic
 from lib import dashboards as dash
 from lib.errors import WorkbenchError
 from lib.spec import ChartSpec, Mark

@@ -9,9 +9,21 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from lib import clock
-from lib import (asof, auth, cockpit, config, i18n, metric_store, metric_view, overview, query, secrets_file, store,
-                 versions)
+from lib import (
+    asof,
+    auth,
+    clock,
+    cockpit,
+    config,
+    i18n,
+    metric_store,
+    metric_view,
+    overview,
+    query,
+    secrets_file,
+    store,
+    versions,
+)
 from lib.access import User
 from lib.errors import Forbidden, WorkbenchError
 from lib.semantic import SemanticModel

@@ -4,8 +4,8 @@ import datetime as dt
 import sqlalchemy as sa
 import streamlit as st
 
-from lib import clock
-from lib import admin_view as av, audit, auth, db, i18n, schema
+from lib import admin_view as av
+from lib import audit, auth, clock, db, i18n, schema
 from lib.errors import Forbidden, WorkbenchError
 from pages import _cockpit_parts as cockpit_parts
 from pages import _outbox_view

@@ -3,8 +3,7 @@ import urllib.parse
 
 import streamlit as st
 
-from lib import clock
-from lib import alerts, auth, metric_view
+from lib import alerts, auth, clock, metric_view
 from lib.alert_tables import Status
 from lib.errors import WorkbenchError
 from pages import _alerts_rules, _outbox_view

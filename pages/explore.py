@@ -6,8 +6,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from lib import clock
-from lib import audit, auth, charts, explore
+from lib import audit, auth, charts, clock, explore
 from lib.errors import ResultTooLarge, WorkbenchError
 from lib.spec import Mark
 from pages import _explore_parts as ex

@@ -5,8 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from lib import asof
-from lib import auth, i18n, metric_store
+from lib import asof, auth, i18n, metric_store
 from lib import metric_view as mv
 from lib.errors import WorkbenchError
 from lib.semantic import Direction, Format, MetricType, SemanticError, Status, TimeAgg

@@ -37,7 +37,7 @@ class _PgDatabases:
             self.admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
             with self.admin.connect():
                 pass
-        except Exception as exc:  # asked for PostgreSQL and can't have it: fail, never skip
+        except Exception as exc:  # noqa: BLE001  (asked for PostgreSQL and can't have it: fail, never skip)
             pytest.fail(f"WORKBENCH_TEST_PG_URL is set but the server can't be reached: {exc}", pytrace=False)
         self.names: list[str] = []
 

@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from lib import clock
-from lib import audit, auth, cli, demo, query
+from lib import audit, auth, cli, clock, demo, query
 from lib.errors import Forbidden, WorkbenchError
 from lib.spec import FilterSpec, InvalidSpec, QuerySpec, Sort, TimeRange
 from tests.conftest import DEMO_AS_OF

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from lib import audit, budget_versions as bv, store
+from lib import audit, store
+from lib import budget_versions as bv
 from lib.access import User
 from lib.budget_versions import LinesRejected, VersionLocked
 from lib.errors import Forbidden, InvalidArgument

@@ -8,8 +8,20 @@ import pandas as pd
 import pytest
 
 from lib import chart_format, charts, query
-from lib.spec import (Calc, ChartSpec, Comparison, Field, FilterSpec, InvalidSpec, Mark, MoneyScale, NegativeStyle,
-                      QuerySpec, Sort, TimeRange)
+from lib.spec import (
+    Calc,
+    ChartSpec,
+    Comparison,
+    Field,
+    FilterSpec,
+    InvalidSpec,
+    Mark,
+    MoneyScale,
+    NegativeStyle,
+    QuerySpec,
+    Sort,
+    TimeRange,
+)
 from tests.lib.fixtures_finance import HUADONG, XIBU
 
 MODEL = query.default_model()

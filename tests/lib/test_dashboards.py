@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from lib import auth, dashboards as dash, demo, query, store
+from lib import auth, demo, query, store
+from lib import dashboards as dash
 from lib.access import User
 from lib.errors import Forbidden, WorkbenchError
 from lib.spec import ChartSpec, Field, FilterSpec, Mark, QuerySpec, TimeRange
@@ -165,7 +166,7 @@ def test_cross_filter():
     inv = bar("inventory_value", "category")
     assert dash.cross_filter(inv, {"channel": ("电商",)}, MODEL) == inv
     # a clicked time bucket (its label, or epoch milliseconds from a temporal axis) becomes that bucket's range
-    ms = int(dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc).timestamp() * 1000)
+    ms = int(dt.datetime(2026, 3, 1, tzinfo=dt.UTC).timestamp() * 1000)
     opex = bar("opex", "expense_type")
     for grain, value, start, end in (("month", ms, "2026-03-01", "2026-03-31"), ("month", "2026-03", "2026-03-01", "2026-03-31"),
                                      ("quarter", "2025-Q4", "2025-10-01", "2025-12-31"), ("year", "2025", "2025-01-01", "2025-12-31")):

@@ -13,7 +13,7 @@ from lib import charts, export, query
 from lib.spec import Calc, ChartSpec, Field, FilterSpec, Mark, NegativeStyle, QuerySpec
 
 MODEL = query.default_model()
-MADE_AT = dt.datetime(2026, 11, 24, 8, 30, tzinfo=dt.timezone.utc)
+MADE_AT = dt.datetime(2026, 11, 24, 8, 30, tzinfo=dt.UTC)
 DATA = pd.DataFrame({
     "month": pd.to_datetime(["2025-01-01", "2025-02-01"]),
     "region": ["华东", "华东"],

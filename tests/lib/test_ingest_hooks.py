@@ -6,8 +6,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from lib import clock
-from lib import alert_admin, alerts, budget_versions, demo, ingest, notify, store
+from lib import alert_admin, alerts, budget_versions, clock, demo, ingest, notify, store
 from lib import alert_rules as ar
 from lib.access import User
 from tests.lib import ingest_files as F

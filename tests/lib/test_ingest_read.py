@@ -104,6 +104,6 @@ def test_unreadable_inputs():
     with pytest.raises(InvalidArgument, match="use CSV"):
         read_file(b"x", "a.pdf")
     with pytest.raises(InvalidArgument, match="not a well-formed CSV"):
-        read_file("a,b\n1,2,3\n".encode(), "a.csv")
+        read_file(b"a,b\n1,2,3\n", "a.csv")
     with pytest.raises(InvalidArgument, match="not a readable XLSX"):
         read_file(b"not a zip", "a.xlsx")

@@ -21,8 +21,16 @@ from aiosmtpd.controller import Controller
 
 from lib import audit, auth, notify, store
 from lib.errors import Forbidden, InvalidArgument
-from lib.notify_channels import (Channels, Flavor, Security, SmtpConfig, WebhookConfig, channels_from_config,
-                                 dingtalk_signed_url, webhook_payload)
+from lib.notify_channels import (
+    Channels,
+    Flavor,
+    Security,
+    SmtpConfig,
+    WebhookConfig,
+    channels_from_config,
+    dingtalk_signed_url,
+    webhook_payload,
+)
 from lib.notify_tables import outbox
 from tests.conftest import BACKENDS, _new_url
 
@@ -77,7 +85,7 @@ class _Robot(BaseHTTPRequestHandler):
     posts: list[tuple[str, dict]] = []
     flaky_left = [0]
 
-    def do_POST(self):  # noqa: N802 - http.server's name
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])).decode())
         path = self.path.split("?")[0]
         self.posts.append((self.path, body))

@@ -16,8 +16,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from lib import clock
-from lib import auth, demo, query, schema, scorecard, scorecard_cli, scorecard_eval, store
+from lib import auth, clock, demo, query, schema, scorecard, scorecard_cli, scorecard_eval, store
 from lib.errors import Forbidden, InvalidArgument
 from lib.scorecard_defs import parse_period, parse_template
 from lib.spec import FilterSpec, QuerySpec, TimeRange

@@ -7,8 +7,7 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
-from lib import clock
-from lib import config, schema, store
+from lib import clock, config, schema, store
 from lib.errors import SchemaTooNew, StoreUnavailable
 
 

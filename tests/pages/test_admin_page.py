@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import clock
-from lib import auth, fmt, overview, query, store
+from lib import auth, clock, fmt, overview, query, store
 from lib.spec import QuerySpec, TimeRange
 from tests.pages.conftest import DEMO_PASSWORD, open_app
 

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import pytest
-from streamlit.testing.v1 import AppTest  # noqa: F401  (type of what open_app returns)
+from streamlit.testing.v1 import AppTest
 
 from lib import fmt
-from tests.pages.conftest import open_app
 from tests import expected
+from tests.pages.conftest import open_app
 
 KPIS = ("revenue", "gross_profit", "gross_margin", "opex", "operating_profit")
 

@@ -120,7 +120,7 @@ def test_upload_map_preview_confirm(monkeypatch, data_url):
     assert _sales(data_url, "SO-9") == []
 
 
-VISITS = "日期,城市,客流\n2026-10-01,上海,120\n2026-10-02,北京,80\n".encode("utf-8")
+VISITS = "日期,城市,客流\n2026-10-01,上海,120\n2026-10-02,北京,80\n".encode()
 
 
 def test_a_file_as_is_becomes_a_dataset(monkeypatch, data_url):

@@ -1,13 +1,11 @@
 """AppTest: the metric center finds, explains, trends, edits and versions metrics, and refuses bad edits."""
 from __future__ import annotations
 
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.pages.conftest import open_app
-
 from lib import metric_store, semantic, store
+from tests.pages.conftest import open_app
 
 SEED = semantic.load()
 
