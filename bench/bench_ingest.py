@@ -19,13 +19,14 @@ sys.path.insert(0, str(ROOT))
 
 CHILD = r"""
 import json, resource, sys, time
+from lib import ingest_stream
 from lib import ingest, store
 from lib.access import User
 url, path = sys.argv[1], sys.argv[2]
 engine = store.get_engine(url)
 store.init_schema(engine)
 t = time.perf_counter()
-r = ingest.import_file(engine, User("bench", "admin"), path, "sales_line", create_missing=True)
+r = ingest_stream.import_file(engine, User("bench", "admin"), path, "sales_line", create_missing=True)
 seconds = time.perf_counter() - t
 assert r.ok, r.problems.head().to_string()
 print(json.dumps({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

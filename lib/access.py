@@ -6,8 +6,10 @@ The access-control issue adds log-in, roles and scope storage; the compiler alre
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from lib.semantic import SemanticModel
+if TYPE_CHECKING:  # the model is passed in; access sits below the semantic layer and never imports it
+    from lib.semantic import SemanticModel
 
 
 @dataclass(frozen=True)

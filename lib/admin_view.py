@@ -11,7 +11,7 @@ import pandas as pd
 from lib import auth, fmt
 from lib.errors import WorkbenchError
 from lib.i18n import MESSAGES, t
-from lib.overview import Kind, Kpi
+from lib.kpi import Kind, Kpi
 
 SOURCE = "admin page"
 """The audit log's ``source`` for every change made on the page."""

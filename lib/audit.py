@@ -8,28 +8,12 @@ import pandas as pd
 import sqlalchemy as sa
 
 from lib import clock, db
-
-audit_seq = sa.Sequence("app_audit_id_seq", metadata=sa.MetaData())
-audit = sa.Table(
-    "app_audit", audit_seq.metadata,
-    sa.Column("id", sa.BigInteger, audit_seq, server_default=audit_seq.next_value(), primary_key=True),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("username", sa.String(100)),
-    sa.Column("action", sa.String(50), nullable=False),
-    sa.Column("target", sa.String(200)),
-    sa.Column("detail", sa.Text),
-    sa.Column("source", sa.String(100)),
-)
+from lib.access_tables import audit, audit_seq  # noqa: F401  (callers read the table here)
 
 ACTIONS = ("login", "login_failed", "logout", "user_create", "user_update", "user_disable", "user_enable",
            "password_reset", "scope_change", "metric_edit", "metric_restore", "metric_create",
            "query_as", "export", "import", "budget_edit", "scorecard_edit", "scorecard_run", "scorecard_publish",
            "kpi_entry", "alert_rule_edit", "alert_update", "notify_config")
-
-
-def create_table(conn: sa.Connection) -> None:
-    audit_seq.create(conn, checkfirst=True)
-    audit.create(conn, checkfirst=True)
 
 
 def record(conn_or_engine, username: str | None, action: str, target: str | None = None,

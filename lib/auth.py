@@ -21,6 +21,7 @@ import yaml
 
 from lib import audit, clock, config, schema
 from lib.access import Scope, User
+from lib.access_tables import user_scope, users
 from lib.errors import Forbidden, WorkbenchError
 
 ROLES_FILE = config.DATA_DIR / "roles.yaml"
@@ -28,28 +29,6 @@ MAX_FAILED = 5
 LOCK_MINUTES = 15
 MIN_PASSWORD = 10
 _DUMMY_HASH = bcrypt.hashpw(b"no such user", bcrypt.gensalt()).decode()
-
-users = sa.Table(
-    "app_user", sa.MetaData(),
-    sa.Column("username", sa.String(64), primary_key=True),
-    sa.Column("display_name", sa.String(100), nullable=False),
-    sa.Column("password_hash", sa.String(100), nullable=False),
-    sa.Column("role", sa.String(16), nullable=False),
-    sa.Column("active", sa.Boolean, nullable=False),
-    sa.Column("is_demo", sa.Boolean, nullable=False),
-    sa.Column("failed_attempts", sa.Integer, nullable=False),
-    sa.Column("locked_until", sa.DateTime),
-    sa.Column("sessions_valid_after", sa.DateTime),  # sessions and cookies issued before this are void
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
-)
-user_scope = sa.Table(
-    "app_user_scope", users.metadata,
-    sa.Column("username", sa.String(64), primary_key=True),
-    sa.Column("kind", sa.String(16), primary_key=True),   # org | category
-    sa.Column("value", sa.String(100), primary_key=True),  # org unit id, or category name
-)
-
 
 class Role(enum.StrEnum):
     ADMIN = "admin"
@@ -78,10 +57,6 @@ def roles() -> dict[Role, RoleSpec]:
     return {Role(k): RoleSpec(Role(k), v["label_zh"], v["label_en"], bool(v.get("all_data")),
                               frozenset(v.get("actions") or ()), frozenset(v.get("deny_metrics") or ()))
             for k, v in raw.items()}
-
-
-def create_tables(conn: sa.Connection) -> None:
-    users.metadata.create_all(conn, checkfirst=True)
 
 
 def _now() -> dt.datetime:

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from lib import audit, auth, clock, store
 from lib.access import User
 from lib.errors import InvalidArgument
-from lib.ingest_read import parse_numbers
+from lib.ingest_values import parse_numbers
 from lib.source_tables import ext_dataset
 
 PREFIX = "ext_"
@@ -110,7 +110,7 @@ def table_name(name: str) -> str:
 
 
 def _numbers(s: pd.Series) -> pd.Series:
-    """Numbers as finance writes them (``lib.ingest_read.parse_numbers``: 1,234 · ¥ · (1,234) · 5% · full width); NaN if not one."""
+    """Numbers as finance writes them (``lib.core.values.parse_numbers``: 1,234 · ¥ · (1,234) · 5% · full width); NaN if not one."""
     if pd.api.types.is_numeric_dtype(s):
         return pd.Series(s, dtype="float64")
     values, _bad = parse_numbers(s.fillna("").astype(str))

@@ -8,9 +8,9 @@ The API the Data page, the CLI and database sources use::
     prepared.frame / .problems / .unknown_members / .ok  # rows as stored; (row, column, value, problem_zh, problem_en)
     problems_report(prepared, lang, fmt="csv"|"xlsx")    # bytes to download
     batch_id = commit(engine, user, prepared, filename=..., file_hash=raw.sha256, replace_batch=None)
-    history(engine); rollback(engine, user, batch_id)
+    history(engine); undo.rollback(engine, user, batch_id)
     save_template(engine, user, name, table, mapping) / templates(engine, table=None)
-    import_file(engine, user, path, table, mapping=None, create_missing=False, dry_run=False, progress=None)
+    stream.import_file(engine, user, path, table, mapping=None, create_missing=False, dry_run=False, progress=None)
 
 Modules: ``ingest_read`` (decoding, header rows, totals) + ``ingest_values`` (number/date parsers),
 ``ingest_map`` (fields, suggestions, templates, options), ``ingest_rows`` (problems, member resolution),
@@ -310,9 +310,6 @@ def history(engine: sa.Engine) -> pd.DataFrame:
     return db.run(engine, stmt)
 
 
-from lib.ingest_stream import import_file  # noqa: E402  (imports this module's helpers, so it comes last)
-from lib.ingest_undo import rollback  # noqa: E402  (re-exported: part of this module's API)
-
 __all__ = ["ImportOptions", "ImportRejected", "ImportResult", "Mapping", "Prepared", "RawTable", "TABLES", "Template",
-           "apply_template", "commit", "delete_template", "history", "import_file", "load_mapping_file", "prepare",
-           "problems_report", "read_file", "rollback", "save_template", "suggest_mapping", "templates"]
+           "apply_template", "commit", "delete_template", "history", "load_mapping_file", "prepare",
+           "problems_report", "read_file", "save_template", "suggest_mapping", "templates"]

@@ -14,8 +14,10 @@ import sqlalchemy as sa
 from lib import auth, store
 from lib.access import User
 from lib.errors import InvalidArgument
-from lib.ingest import ImportOptions, history, import_file, load_mapping_file, problems_report, rollback
+from lib.ingest import ImportOptions, history, load_mapping_file, problems_report
 from lib.ingest_map import TABLES
+from lib.ingest_stream import import_file
+from lib.ingest_undo import rollback
 
 CLI_USER = User("cli", "admin")   # whoever can run the CLI can open the store; --as narrows that
 

@@ -10,7 +10,7 @@ import enum
 
 import sqlalchemy as sa
 
-from lib import auth, schema
+from lib import access_tables, schema
 
 metadata = sa.MetaData()
 outbox_seq = sa.Sequence("app_outbox_id_seq", metadata=metadata)
@@ -58,5 +58,5 @@ class Status(enum.StrEnum):
 def create_tables(conn: sa.Connection) -> None:
     """Create the outbox and add the e-mail column to app_user (idempotent)."""
     metadata.create_all(conn, checkfirst=True)
-    auth.create_tables(conn)  # app_user exists from migration 4; checkfirst keeps this a no-op then
-    schema.add_missing_columns(conn, auth.users, [EMAIL_COLUMN])
+    access_tables.create_tables(conn)  # app_user exists from migration 4; checkfirst keeps this a no-op then
+    schema.add_missing_columns(conn, access_tables.users, [EMAIL_COLUMN])

@@ -6,34 +6,17 @@ Every number comes from metrics compiled by ``lib.query``; the caller passes how
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
 
 from lib import asof
+from lib.kpi import Kind, Kpi
 from lib.spec import QuerySpec, TimeRange
 
 Runner = Callable[[QuerySpec], pd.DataFrame]
 KPIS = ("revenue", "gross_profit", "gross_margin", "opex", "operating_profit")
-
-
-class Kind(enum.StrEnum):
-    MONEY = "money"
-    PERCENT = "percent"
-
-
-@dataclass(frozen=True)
-class Kpi:
-    """One headline figure. ``mom``/``yoy`` are relative changes for money, differences (pp) for percents."""
-
-    key: str
-    value: float | None
-    mom: float | None
-    yoy: float | None
-    kind: Kind
-    higher_is_better: bool = True
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,14 @@ import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
 from lib import (
+    access_tables,
     alert_tables,
-    audit,
-    auth,
     clock,
     config,
     dashboard_tables,
     finance_tables,
     ingest_tables,
-    metric_store,
+    metric_tables,
     notify_tables,
     schema,
     scorecard_tables,
@@ -96,8 +95,8 @@ def _create_org_flat(conn: sa.Connection) -> None:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical business-finance model and import batches", _create_canonical),
     Migration(2, "org_flat: region and department of every org unit", _create_org_flat),
-    Migration(3, "metric versions (edits of the metric center)", lambda conn: metric_store.create_table(conn)),
-    Migration(4, "users, scopes and the audit log", lambda conn: (auth.create_tables(conn), audit.create_table(conn))),
+    Migration(3, "metric versions (edits of the metric center)", metric_tables.create_table),
+    Migration(4, "users, scopes and the audit log", access_tables.create_tables),
     Migration(5, "finance: budget version changes, saved forecasts, scenarios", finance_tables.create_tables),
     Migration(6, "dashboards", dashboard_tables.create_tables),
     Migration(7, "data integration: import history, mapping templates, database sources", ingest_tables.create_tables),

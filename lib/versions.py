@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from lib import finance_tables, metric_store, source_tables
+from lib import finance_tables, metric_tables, source_tables
 from lib.ingest_tables import import_batch
 
 
@@ -23,7 +23,7 @@ def data(conn: sa.Connection) -> str:
 
 def metrics(conn: sa.Connection) -> str:
     """Metric edits and registered datasets (count and newest of each)."""
-    v, x = metric_store.metric_version.c, source_tables.ext_dataset.c
+    v, x = metric_tables.metric_version.c, source_tables.ext_dataset.c
     n, last = conn.execute(sa.select(sa.func.count(), sa.func.max(v.created_at))).one()
     dn, dlast = conn.execute(sa.select(sa.func.count(), sa.func.max(x.updated_at))).one()
     return f"{n}:{last}:{dn}:{dlast}"

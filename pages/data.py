@@ -3,7 +3,7 @@ rollback, database sources with "sync now", and any table as an Explore dataset.
 import pandas as pd
 import streamlit as st
 
-from lib import auth, i18n, ingest, query, schema, source_sync, sources
+from lib import auth, i18n, ingest, ingest_undo, query, schema, source_sync, sources
 from lib import datasets_registry as reg
 from lib.errors import WorkbenchError
 from lib.ingest_map import ImportOptions, fields
@@ -214,7 +214,7 @@ def _history_tab() -> None:
 
 def _rollback(batch: int) -> None:
     ss.pop("data_rb_pending", None)
-    _attempt(lambda: ingest.rollback(sh.engine(), user, int(batch)), t("data.rolled_back", batch=batch))
+    _attempt(lambda: ingest_undo.rollback(sh.engine(), user, int(batch)), t("data.rolled_back", batch=batch))
 
 
 # ---- database sources --------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from lib import audit, ingest, ingest_cli, schema, store
+from lib import audit, ingest, ingest_cli, ingest_stream, ingest_undo, schema, store
 from lib.access import User
 from lib.errors import Forbidden
 from lib.ingest_tables import import_member
@@ -35,7 +35,7 @@ def snapshot(engine: sa.Engine) -> dict[str, tuple[int, str]]:
 
 
 def import_pilot(engine, folder, **kw) -> ingest.ImportResult:
-    return ingest.import_file(engine, ADMIN, F.pilot_csv(folder), "sales_line", create_missing=True, **kw)
+    return ingest_stream.import_file(engine, ADMIN, F.pilot_csv(folder), "sales_line", create_missing=True, **kw)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -53,7 +53,7 @@ def test_pilot_file_on_an_empty_store(empty_engine, tmp_path):
     store.init_schema(empty_engine)
     seen = []
     path = F.pilot_csv(tmp_path, [*F.ROWS, ",,,,,,合计,\"1,310\",,,\"3,325.00\",\"2,430.00\","])
-    result = ingest.import_file(empty_engine, ADMIN, path, "sales_line", create_missing=True,
+    result = ingest_stream.import_file(empty_engine, ADMIN, path, "sales_line", create_missing=True,
                                 progress=lambda n, f: seen.append(n))
     assert result.ok and result.rows == 4 and seen[-1] == 4, result.problems
     assert result.created == {"org_unit": 3, "customer": 2, "product": 3}  # the root 总公司 + 2 departments
@@ -95,11 +95,11 @@ def test_reimport_refused_then_replaced_then_rolled_back_exactly(empty_engine, t
     hist = ingest.history(empty_engine).set_index("batch_id")
     assert hist.loc[first.batch_id, "status"] == "replaced"
     assert store.row_counts(empty_engine)["sales_line"] == 4
-    assert ingest.rollback(empty_engine, FINANCE, replaced.batch_id) == 4
+    assert ingest_undo.rollback(empty_engine, FINANCE, replaced.batch_id) == 4
     assert snapshot(empty_engine) | {"app_import_batch": None} == before | {"app_import_batch": None}
     assert ingest.history(empty_engine).set_index("batch_id").loc[replaced.batch_id, "status"] == "rolled_back"
     with pytest.raises(ingest.ImportRejected, match="rolled_back"):
-        ingest.rollback(empty_engine, ADMIN, replaced.batch_id)
+        ingest_undo.rollback(empty_engine, ADMIN, replaced.batch_id)
     # A rolled-back file may be imported again.
     assert import_pilot(empty_engine, tmp_path).ok
 
@@ -107,15 +107,15 @@ def test_reimport_refused_then_replaced_then_rolled_back_exactly(empty_engine, t
 def test_rollback_refused_while_a_later_import_uses_its_members(empty_engine, tmp_path):
     store.init_schema(empty_engine)
     first = import_pilot(empty_engine, tmp_path)
-    later = ingest.import_file(empty_engine, ADMIN, F.pilot_csv(tmp_path, [F.ROWS[0].replace("SO-1", "SO-9")], "more.csv"),
+    later = ingest_stream.import_file(empty_engine, ADMIN, F.pilot_csv(tmp_path, [F.ROWS[0].replace("SO-1", "SO-9")], "more.csv"),
                                "sales_line")
     assert later.ok, later.problems
     state = snapshot(empty_engine)
     with pytest.raises(ingest.ImportRejected, match="still uses"):
-        ingest.rollback(empty_engine, ADMIN, first.batch_id)
+        ingest_undo.rollback(empty_engine, ADMIN, first.batch_id)
     assert snapshot(empty_engine) == state
-    assert ingest.rollback(empty_engine, ADMIN, later.batch_id) == 1
-    assert ingest.rollback(empty_engine, ADMIN, first.batch_id) == 4
+    assert ingest_undo.rollback(empty_engine, ADMIN, later.batch_id) == 1
+    assert ingest_undo.rollback(empty_engine, ADMIN, first.batch_id) == 4
     assert not any(store.row_counts(empty_engine).values())
 
 
@@ -124,7 +124,7 @@ def test_bad_file_reports_and_leaves_the_store_unchanged(piloted, tmp_path, name
     engine, _ = piloted
     before = snapshot(engine)
     path = F.pilot_csv(tmp_path, rows, f"{name}.csv")
-    result = ingest.import_file(engine, ADMIN, path, "sales_line")   # no --create-missing
+    result = ingest_stream.import_file(engine, ADMIN, path, "sales_line")   # no --create-missing
     assert not result.ok and result.batch_id is None
     assert snapshot(engine) == before
     hits = result.problems[result.problems["kind"] == kind]
@@ -156,16 +156,16 @@ def test_missing_columns_and_permissions(piloted, tmp_path):
     before = snapshot(engine)
     path = tmp_path / "nocost.csv"
     path.write_text("日期,客户,产品,部门,数量,金额\n2024-03-05,甲超市,P01,华东一部,1,2.5\n", encoding="utf-8")
-    result = ingest.import_file(engine, ADMIN, path, "sales_line")
+    result = ingest_stream.import_file(engine, ADMIN, path, "sales_line")
     assert result.problems["kind"].tolist() == ["MISSING_COLUMN"]
     assert "Cost amount" in result.problems["problem_en"].iloc[0]
     short = F.pilot_csv(tmp_path, [F.ROWS[0], "2024-03-07,SO-8,1,华东一部"], "short.csv")   # a row cut short
-    result = ingest.import_file(engine, ADMIN, short, "sales_line")
+    result = ingest_stream.import_file(engine, ADMIN, short, "sales_line")
     assert result.problems["kind"].tolist() == ["MALFORMED"] and "13 expected" in result.problems["problem_en"].iloc[0]
     with pytest.raises(Forbidden):
-        ingest.import_file(engine, VIEWER, F.pilot_csv(tmp_path), "sales_line")
+        ingest_stream.import_file(engine, VIEWER, F.pilot_csv(tmp_path), "sales_line")
     with pytest.raises(Forbidden):
-        ingest.rollback(engine, VIEWER, 1)
+        ingest_undo.rollback(engine, VIEWER, 1)
     assert snapshot(engine) == before
 
 
@@ -193,7 +193,7 @@ def test_other_tables(empty_engine, tmp_path):
     def run(table, text, **kw):
         path = tmp_path / f"{table}.csv"
         path.write_text(text, encoding="utf-8-sig")
-        result = ingest.import_file(empty_engine, ADMIN, path, table, **kw)
+        result = ingest_stream.import_file(empty_engine, ADMIN, path, table, **kw)
         assert result.ok, result.problems.to_string()
         return result
 
@@ -223,19 +223,19 @@ def test_other_tables(empty_engine, tmp_path):
     assert flat[3] == "华东大区" and cust_org == 3
     sales = tmp_path / "sales_e2.csv"
     sales.write_text("日期,客户编码,存货编码,部门,数量,无税金额,成本金额\n2025-01-03,C1,P01,杭州部,1,10,6\n", encoding="utf-8")
-    new_unit = ingest.import_file(empty_engine, ADMIN, sales, "sales_line", create_missing=True,
+    new_unit = ingest_stream.import_file(empty_engine, ADMIN, sales, "sales_line", create_missing=True,
                                   options=ingest.ImportOptions(org_parent="华东大区"))
     assert new_unit.ok and new_unit.created == {"org_unit": 1}, new_unit.problems
     with empty_engine.connect() as conn:
         unit = conn.execute(sa.select(schema.org_unit).where(schema.org_unit.c.name == "杭州部")).one()
         l1 = conn.execute(sa.select(schema.org_flat.c.l1_name).where(schema.org_flat.c.org_unit_id == unit.id)).scalar()
     assert unit.parent_id == 2 and unit.kind == "department" and l1 == "华东大区"
-    assert ingest.rollback(empty_engine, ADMIN, new_unit.batch_id) == 1
+    assert ingest_undo.rollback(empty_engine, ADMIN, new_unit.batch_id) == 1
     hist = ingest.history(empty_engine).set_index("table")["batch_id"]
     with pytest.raises(ingest.ImportRejected, match="ar_invoice still uses"):
-        ingest.rollback(empty_engine, ADMIN, int(hist["customer"]))
-    assert ingest.rollback(empty_engine, ADMIN, int(hist["ar_invoice"])) == 1
-    assert ingest.rollback(empty_engine, ADMIN, int(hist["customer"])) == 1
+        ingest_undo.rollback(empty_engine, ADMIN, int(hist["customer"]))
+    assert ingest_undo.rollback(empty_engine, ADMIN, int(hist["ar_invoice"])) == 1
+    assert ingest_undo.rollback(empty_engine, ADMIN, int(hist["customer"])) == 1
     assert store.row_counts(empty_engine)["customer"] == 0
 
 
@@ -243,7 +243,7 @@ def test_streaming_in_chunks_matches_reading_at_once(empty_engine, tmp_path):
     store.init_schema(empty_engine)
     path = F.big_sales_csv(tmp_path / "big.csv", rows=3000, customers=50, products=20, units=3)
     progress = []
-    result = ingest.import_file(empty_engine, ADMIN, path, "sales_line", create_missing=True, chunk_rows=700,
+    result = ingest_stream.import_file(empty_engine, ADMIN, path, "sales_line", create_missing=True, chunk_rows=700,
                                 progress=lambda n, f: progress.append((n, f)))
     assert result.ok, result.problems
     assert [n for n, _ in progress] == [700, 1400, 2100, 2800, 3000]
@@ -259,7 +259,7 @@ def test_streaming_in_chunks_matches_reading_at_once(empty_engine, tmp_path):
     text = path.read_bytes().decode("gbk").replace("SO00000999,3", "SO00000999,x")
     bad = tmp_path / "bad_last.csv"
     bad.write_bytes(text.encode("gbk"))
-    rejected = ingest.import_file(empty_engine, ADMIN, bad, "sales_line", create_missing=True, chunk_rows=700)
+    rejected = ingest_stream.import_file(empty_engine, ADMIN, bad, "sales_line", create_missing=True, chunk_rows=700)
     assert not rejected.ok and snapshot(empty_engine) == before
 
 
@@ -309,9 +309,9 @@ def test_demo_batch_is_not_rolled_back(empty_engine):
         conn.execute(schema.app_import_batch.insert().values(id=1, kind="demo", source="lib.demo", row_count=0,
                                                              created_at=dt.datetime(2026, 1, 1), created_by="system"))
     with pytest.raises(ingest.ImportRejected, match="demo --replace"):
-        ingest.rollback(empty_engine, ADMIN, 1)
+        ingest_undo.rollback(empty_engine, ADMIN, 1)
     with pytest.raises(ingest.ImportRejected, match="No import batch 7"):
-        ingest.rollback(empty_engine, ADMIN, 7)
+        ingest_undo.rollback(empty_engine, ADMIN, 7)
 
 
 def test_budget_lines_only_go_into_and_leave_a_draft_version(empty_engine, tmp_path):
@@ -320,20 +320,20 @@ def test_budget_lines_only_go_into_and_leave_a_draft_version(empty_engine, tmp_p
     for table, text in (("org_unit", "组织编码,组织名称,上级组织,组织类型\nHQ,总公司,,公司\nE1,上海部,HQ,部门\n"),
                         ("account", "科目编码,科目名称,上级科目\n660101,广告费,\n")):
         (tmp_path / f"{table}.csv").write_text(text, encoding="utf-8")
-        assert ingest.import_file(empty_engine, ADMIN, tmp_path / f"{table}.csv", table).ok
+        assert ingest_stream.import_file(empty_engine, ADMIN, tmp_path / f"{table}.csv", table).ok
     with empty_engine.begin() as conn:
         for vid, name, status in ((1, "2025预算", "approved"), (2, "2025草稿", "draft")):
             conn.execute(schema.budget_version.insert().values(id=vid, name=name, kind="budget", fiscal_year=2025,
                                                                status=status))
     path = tmp_path / "budget.csv"
     path.write_text("期间,部门,科目,预算金额\n2025-01,E1,660101,1000\n", encoding="utf-8")
-    refused = ingest.import_file(empty_engine, ADMIN, path, "budget_line", options=ingest.ImportOptions(budget_version="2025预算"))
+    refused = ingest_stream.import_file(empty_engine, ADMIN, path, "budget_line", options=ingest.ImportOptions(budget_version="2025预算"))
     assert not refused.ok and "not a draft" in " ".join(refused.problems["problem_en"])
     assert store.row_counts(empty_engine)["budget_line"] == 0
-    done = ingest.import_file(empty_engine, ADMIN, path, "budget_line", options=ingest.ImportOptions(budget_version="2025草稿"))
+    done = ingest_stream.import_file(empty_engine, ADMIN, path, "budget_line", options=ingest.ImportOptions(budget_version="2025草稿"))
     assert done.ok
     with empty_engine.begin() as conn:
         conn.execute(schema.budget_version.update().where(schema.budget_version.c.id == 2).values(status="approved"))
     with pytest.raises(ingest.ImportRejected, match="only a draft"):
-        ingest.rollback(empty_engine, ADMIN, done.batch_id)
+        ingest_undo.rollback(empty_engine, ADMIN, done.batch_id)
     assert store.row_counts(empty_engine)["budget_line"] == 1

@@ -6,7 +6,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from lib import alert_admin, alerts, budget_versions, clock, demo, ingest, notify, store
+from lib import alert_admin, alerts, budget_versions, clock, demo, ingest_stream, ingest_undo, notify, store
 from lib import alert_rules as ar
 from lib.access import User
 from tests.lib import ingest_files as F
@@ -30,7 +30,7 @@ def test_an_import_opens_an_alert_and_its_rollback_resolves_it(empty_url, tmp_pa
             "WHERE r.code = 'R20' ORDER BY o.id, c.id, p.id LIMIT 1")).one()
     yesterday = today - dt.timedelta(days=1)
     line = f"{yesterday:%Y-%m-%d},SO-BIG,1,{dept},{customer},{sku},{name},100000,200.00,0,20000000.00,12000000.00,13%"
-    result = ingest.import_file(engine, ADMIN, F.pilot_csv(tmp_path, [line]), "sales_line")
+    result = ingest_stream.import_file(engine, ADMIN, F.pilot_csv(tmp_path, [line]), "sales_line")
     assert result.ok, result.problems
     mine = lambda: alerts.alerts(engine, ADMIN, lang="zh").query("rule == @RULE")  # noqa: E731
     opened = mine()
@@ -39,7 +39,7 @@ def test_an_import_opens_an_alert_and_its_rollback_resolves_it(empty_url, tmp_pa
     mail = notify.outbox(engine).query("ref == @ref", local_dict={"ref": f"alert:{opened['id'].iloc[0]}"})
     assert list(mail["recipient"]) == ["demo.finance@yecai.example"]
     assert "华南大区" in mail["body"].iloc[0] and "\nhttps://bi.example.com/explore?" in mail["body"].iloc[0]
-    ingest.rollback(engine, ADMIN, result.batch_id)
+    ingest_undo.rollback(engine, ADMIN, result.batch_id)
     assert list(mine()["status"]) == ["resolved"]       # the same alert, resolved: history kept, not deleted
 
     runs = lambda: alerts.last_run(engine)["id"]  # noqa: E731
