@@ -13,16 +13,17 @@ FAKETIME ?= /usr/bin/faketime
 AWKWARD_DAYS ?= 2027-01-01 2027-03-31 2028-02-29 2027-06-15
 # The part of the suite that reads the clock: the library's periods, as-of dates, queues, schedules and sessions,
 # and the pages whose windows roll over (cockpit, budget, forecast, outbox). Every page on each awkward day with
-# lib.clock pinned there is tests/pages/test_any_date.py, in `make test`. Kept to about a minute a day, so
+# lib.core.clock pinned there is tests/pages/test_any_date.py, in `make test`. Kept to about a minute a day, so
 # .ci/run stays within its 15 minutes.
-DATE_TESTS ?= tests/test_layering.py tests/lib/test_asof.py tests/lib/test_clock.py tests/lib/test_overview.py \
-  tests/lib/test_cockpit.py tests/lib/test_budget.py tests/lib/test_forecast.py tests/lib/test_alerts.py \
-  tests/lib/test_alert_rules.py tests/lib/test_scorecard.py tests/lib/test_dashboards.py tests/lib/test_notify.py \
-  tests/lib/test_ingest_hooks.py tests/pages/test_cockpit_page.py tests/pages/test_forecast_view.py \
+DATE_TESTS ?= tests/test_layering.py tests/lib/semantic/test_asof.py tests/lib/core/test_clock.py \
+  tests/lib/finance/test_overview.py tests/lib/finance/test_cockpit.py tests/lib/finance/test_budget.py \
+  tests/lib/finance/test_forecast.py tests/lib/performance/test_alerts.py tests/lib/performance/test_alert_rules.py \
+  tests/lib/performance/test_scorecard.py tests/lib/explore/test_dashboards.py tests/lib/performance/test_notify.py \
+  tests/lib/performance/test_ingest_hooks.py tests/pages/test_cockpit_page.py tests/pages/test_forecast_view.py \
   tests/pages/test_outbox_view.py "tests/pages/test_budget_page.py::test_opens_for_every_role_in_both_languages" \
-  "tests/lib/test_auth.py::test_wrong_password_lockout_and_disabled_account" \
-  "tests/lib/test_auth.py::test_logout_reset_disable_lock_and_role_changes_void_earlier_sessions" \
-  "tests/lib/test_auth.py::test_a_log_in_cookie_is_signed_expires_and_names_its_user"
+  "tests/lib/access/test_auth.py::test_wrong_password_lockout_and_disabled_account" \
+  "tests/lib/access/test_auth.py::test_logout_reset_disable_lock_and_role_changes_void_earlier_sessions" \
+  "tests/lib/access/test_auth.py::test_a_log_in_cookie_is_signed_expires_and_names_its_user"
 # Chinese text in PNG/SVG/PDF exports needs a CJK font on the machine (vl-convert uses system fonts).
 CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
@@ -49,13 +50,14 @@ run: $(VENV)/.req-run cjk-font
 test: $(VENV)/.req-dev $(CHROMIUM) cjk-font lint
 	$(PY) -m pytest -q -n $(TEST_WORKERS)
 
-# The rules in pyproject.toml: ruff's checks, and import-linter's contracts once lib/ is in packages.
+# The rules in pyproject.toml: ruff's checks, and import-linter's contracts between lib's packages.
 lint: $(VENV)/.req-dev
 	$(VENV)/bin/ruff check --quiet app.py lib pages tests bench
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 # The date-sensitive part of the suite again, on DuckDB, with the whole process's wall clock moved to each
-# awkward day by libfaketime. The tests pin lib.clock to the demo's day, so their results must not change:
-# a failure here is code that reads the wall clock around lib.clock (or a test that depends on the day).
+# awkward day by libfaketime. The tests pin lib.core.clock to the demo's day, so their results must not change:
+# a failure here is code that reads the wall clock around lib.core.clock (or a test that depends on the day).
 test-dates: $(VENV)/.req-dev $(FAKETIME) cjk-font
 	@for day in $(AWKWARD_DAYS); do \
 	  echo "== the suite's date-sensitive part with the machine's clock at $$day"; \

@@ -22,7 +22,8 @@ if PagesManager.uses_pages_directory:  # started by a bare `streamlit run app.py
     PagesManager.uses_pages_directory = False
     st.rerun()
 
-from lib import auth, i18n
+from lib.access import auth
+from lib.core import i18n
 from pages import _shared as sh
 
 st.set_page_config(page_title=i18n.t("app.title", sh.lang()), page_icon=":material/analytics:", layout="wide")

@@ -41,7 +41,7 @@ def main() -> None:
     p.add_argument("--pg", help="PostgreSQL admin URL: also bench there, in a throw-away database")
     args = p.parse_args()
     from bench._stores import bench_store
-    from lib.cli import _rows
+    from lib.cli.main import _rows
     targets = [("duckdb", None)] + ([("postgresql", args.pg)] if args.pg else [])
     print(f"{'engine':<11}{'rows':>12}{'build s':>10}{'lines/s':>12}{'peak MB':>10}")
     for name, admin in targets:

@@ -1,5 +1,5 @@
 """Explore on a 10-million-line demo store (DuckDB): from a changed shelf to a finished chart spec
-(lib.explore.evaluate through lib.query + lib.charts.render to a Vega-Lite dict, no browser, no cache)
+(lib.explore.evaluate through lib.semantic.query + lib.explore.charts.render to a Vega-Lite dict, no browser, no cache)
 for five typical explorations, against the same questions hand-written in SQL and run on DuckDB directly.
 
     python bench/bench_explore.py [--rows 10m] [--repeat 7]
@@ -22,9 +22,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lib import charts, explore, query, store  # noqa: E402
-from lib.cli import _rows  # noqa: E402
-from lib.spec import Calc, ChartSpec, Field, Mark, QuerySpec, TimeRange  # noqa: E402
+from lib.cli.main import _rows
+from lib.core import store
+from lib.explore import charts
+from lib.explore import evaluate as explore
+from lib.semantic import query
+from lib.semantic.spec import Calc, ChartSpec, Field, Mark, QuerySpec, TimeRange
 
 OUT = ROOT / "bench" / "out"
 AS_OF = dt.date(2026, 11, 24)

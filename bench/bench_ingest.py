@@ -48,7 +48,7 @@ def main() -> None:
     p.add_argument("--pg", help="PostgreSQL admin URL: also bench there, in a throw-away database")
     args = p.parse_args()
     from bench._stores import bench_store
-    from lib.cli import _rows
+    from lib.cli.main import _rows
     from tests.lib.ingest_files import big_sales_csv
     rows = _rows(args.rows)
     targets = [("duckdb", None)] + ([("postgresql", args.pg)] if args.pg else [])

@@ -1,5 +1,5 @@
 """Performance management on a large demo store (DuckDB): the cockpit's figures, one evaluation of every
-alert rule, and scorecard evaluations, each as the pages and the CLI call them (through lib.query, no
+alert rule, and scorecard evaluations, each as the pages and the CLI call them (through lib.semantic.query, no
 cache), with the number of queries each one asks.
 
     python bench/bench_performance.py [--rows 10m] [--repeat 5]
@@ -19,16 +19,21 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_explore import ensure_store, median_s  # noqa: E402
+from bench_explore import ensure_store, median_s
 
-from lib import alerts, auth, cockpit, query, scorecard, store  # noqa: E402
-from lib.cli import _rows  # noqa: E402
+from lib.access import auth
+from lib.cli.main import _rows
+from lib.core import store
+from lib.finance import cockpit
+from lib.performance.alerts import center as alerts
+from lib.performance.scorecards import center as scorecard
+from lib.semantic import query
 
 AS_OF = dt.date(2026, 11, 24)
 
 
 def counted(engine, user, model):
-    """A runner through lib.query that counts the questions it is asked."""
+    """A runner through lib.semantic.query that counts the questions it is asked."""
     calls = [0]
 
     def run(spec):

@@ -1,5 +1,5 @@
 """The read path against the raw engine: a 3-metric × 2-dimension question (revenue, gross margin,
-opex by region × month of a year) through lib.query vs the same question hand-written in SQL.
+opex by region × month of a year) through lib.semantic.query vs the same question hand-written in SQL.
 
     python bench/bench_query.py [--rows 500k 10m] [--pg ADMIN_URL]
 
@@ -18,10 +18,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-from bench._stores import bench_store  # noqa: E402
-from lib import demo, query, store  # noqa: E402
-from lib.cli import _rows  # noqa: E402
-from lib.spec import QuerySpec, TimeRange  # noqa: E402
+from bench._stores import bench_store
+from lib.cli.main import _rows
+from lib.core import store
+from lib.demo import build as demo
+from lib.semantic import query
+from lib.semantic.spec import QuerySpec, TimeRange
 
 SPEC = QuerySpec(("revenue", "gross_margin", "opex"), ("region", "month"),
                  time_range=TimeRange(dt.date(2025, 1, 1), dt.date(2025, 12, 31)))
@@ -77,7 +79,7 @@ def main() -> None:
     p.add_argument("--rows", nargs="*", default=["500k", "10m"])
     p.add_argument("--pg")
     args = p.parse_args()
-    print(f"{'engine':<11}{'lines':>12}{'rows out':>9}{'lib.query ms':>14}{'hand SQL ms':>13}{'ratio':>7}")
+    print(f"{'engine':<11}{'lines':>12}{'rows out':>9}{'lib.semantic.query ms':>14}{'hand SQL ms':>13}{'ratio':>7}")
     for name, admin in [("duckdb", None)] + ([("postgresql", args.pg)] if args.pg else []):
         for spec in args.rows:
             n = _rows(spec)

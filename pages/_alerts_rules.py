@@ -6,9 +6,11 @@ import dataclasses
 import pandas as pd
 import streamlit as st
 
-from lib import alert_admin, alerts, clock
-from lib import alert_rules as ar
-from lib.spec import FilterSpec
+from lib.core import clock
+from lib.performance.alerts import admin as alert_admin
+from lib.performance.alerts import center as alerts
+from lib.performance.alerts import rules as ar
+from lib.semantic.spec import FilterSpec
 from pages import _shared as sh
 
 NEW = 0

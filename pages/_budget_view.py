@@ -7,11 +7,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from lib import auth, budget, fmt, i18n
-from lib import budget_upload as bu
-from lib import budget_versions as bv
-from lib.budget_versions import LinesRejected
-from lib.errors import WorkbenchError
+from lib.access import auth
+from lib.core import fmt, i18n
+from lib.core.errors import WorkbenchError
+from lib.finance import budget
+from lib.finance import budget_upload as bu
+from lib.finance import budget_versions as bv
+from lib.finance.budget_versions import LinesRejected
 from pages import _shared as sh
 
 GREEN, RED = "color: #1a7f37; font-weight: 600", "color: #cf222e; font-weight: 600"
@@ -135,7 +137,7 @@ def render_versions(df: pd.DataFrame) -> None:
         st.info(t("budget.v.none"))
         return
     can_edit = auth.may(user, "edit_budgets")
-    # Line counts and totals are company-wide figures read outside lib.query: finance only.
+    # Line counts and totals are company-wide figures read outside lib.semantic.query: finance only.
     figures = ["lines", "total"] if can_edit else []
     shown = df[["id", "name", "kind", "fiscal_year", "status", "based_on", *figures, "updated_by",
                 "updated_at"]].copy()

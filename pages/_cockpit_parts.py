@@ -3,11 +3,15 @@ the KPI tiles, the latest month's headline row, open alerts, the scorecard ranki
 import pandas as pd
 import streamlit as st
 
-from lib import admin_view as av
-from lib import alerts, cockpit, explore_link, fmt, scorecard
-from lib.cockpit import Kind, Status
-from lib.overview import Overview
-from lib.spec import ChartSpec, Field, Mark, QuerySpec
+from lib.access import admin_view as av
+from lib.core import fmt
+from lib.explore import link as explore_link
+from lib.finance import cockpit
+from lib.finance.cockpit import Kind, Status
+from lib.finance.overview import Overview
+from lib.performance.alerts import center as alerts
+from lib.performance.scorecards import center as scorecard
+from lib.semantic.spec import ChartSpec, Field, Mark, QuerySpec
 from pages import _shared as sh
 
 COLORS = {Status.GOOD: "green", Status.WATCH: "orange", Status.BAD: "red", Status.NONE: "gray"}

@@ -5,10 +5,15 @@ import pandas as pd
 import streamlit as st
 import streamlit.components.v1 as components
 
-from lib import audit, auth, charts, clock, config, explore, export, i18n, metric_view, query, semantic
-from lib import dashboards as dash
-from lib.errors import WorkbenchError
-from lib.spec import ChartSpec, Mark
+from lib.access import audit, auth
+from lib.core import clock, config, i18n
+from lib.core.errors import WorkbenchError
+from lib.explore import charts, export
+from lib.explore import dashboards as dash
+from lib.explore import evaluate as explore
+from lib.semantic import metric_view, query
+from lib.semantic import model as semantic
+from lib.semantic.spec import ChartSpec, Mark
 from pages import _shared as sh
 
 ss = st.session_state

@@ -11,11 +11,15 @@ from dataclasses import replace
 
 import streamlit as st
 
-from lib import auth, explore, i18n, query, semantic
-from lib.errors import WorkbenchError
-from lib.explore import Preset, Shelves
-from lib.explore_state import EMPTY
-from lib.spec import Calc, ChartSpec, FilterSpec, Mark, Sort, TimeRange
+from lib.access import auth
+from lib.core import i18n
+from lib.core.errors import WorkbenchError
+from lib.explore import evaluate as explore
+from lib.explore.evaluate import Preset, Shelves
+from lib.explore.state import EMPTY
+from lib.semantic import model as semantic
+from lib.semantic import query
+from lib.semantic.spec import Calc, ChartSpec, FilterSpec, Mark, Sort, TimeRange
 from pages import _shared as sh
 
 ss = st.session_state
@@ -247,7 +251,7 @@ def _values(url: str, dim: str, username: str, data: str, metrics: str, users: s
 
 def dimension_values(dim: str) -> list:
     """The values the user may pick for ``dim`` (scoped), cached per data and user version."""
-    from lib import config
+    from lib.core import config
     return _values(config.store_url(), dim, sh.current_user().username, sh.data_version(), sh.metrics_version(),
                    sh.users_version())
 

@@ -8,8 +8,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from lib import auth, fmt, forecast, i18n, semantic
-from lib.errors import WorkbenchError
+from lib.access import auth
+from lib.core import fmt, i18n
+from lib.core.errors import WorkbenchError
+from lib.finance import forecast
+from lib.semantic import model as semantic
 from pages import _shared as sh
 
 BLUE, ORANGE = "#1f77b4", "#ff7f0e"

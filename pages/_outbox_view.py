@@ -7,9 +7,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lib import auth, notify
-from lib.errors import WorkbenchError
-from lib.notify_tables import Status
+from lib.access import auth
+from lib.core.errors import WorkbenchError
+from lib.core.tables.notify import Status
+from lib.performance.notify import outbox as notify
 from pages import _shared as sh
 
 _COLUMNS = ("id", "created_at", "channel", "recipient", "subject", "status", "attempts", "next_attempt_at",

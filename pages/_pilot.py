@@ -5,7 +5,8 @@ to import instead of failing on an empty table.
 """
 import streamlit as st
 
-from lib import config, i18n, pilot, store
+from lib.core import config, i18n, store
+from lib.ingest import pilot
 from pages import _shared as sh
 
 ICONS = {True: ":material/check_circle:", False: ":material/radio_button_unchecked:"}

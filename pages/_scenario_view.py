@@ -4,11 +4,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lib import auth, i18n, query
-from lib import margin as mg
-from lib import scenario as sc
-from lib.errors import WorkbenchError
-from lib.spec import QuerySpec, TimeRange
+from lib.access import auth
+from lib.core import i18n
+from lib.core.errors import WorkbenchError
+from lib.finance import margin as mg
+from lib.finance import scenario as sc
+from lib.semantic import query
+from lib.semantic.spec import QuerySpec, TimeRange
 from pages import _shared as sh
 
 

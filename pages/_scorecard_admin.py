@@ -1,14 +1,14 @@
 """Finance's side of the scorecard page: evaluate with a what-if on weights and pool, save or publish,
-enter manual KPIs. Every write goes through lib.scorecard, which checks the role again."""
+enter manual KPIs. Every write goes through lib.performance.scorecards.center, which checks the role again."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from lib import scorecard
-from lib.errors import WorkbenchError
-from lib.scorecard_defs import Template
-from lib.scoring import BonusMethod
+from lib.core.errors import WorkbenchError
+from lib.performance.scorecards import center as scorecard
+from lib.performance.scorecards.defs import Template
+from lib.performance.scorecards.scoring import BonusMethod
 from pages import _scorecard_parts as parts
 from pages import _shared as sh
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lib import fmt, i18n
-from lib.scorecard_defs import Period, Template
-from lib.scorecard_eval import UNSCORED, describe_rule, describe_target, explore_url, metric_link
+from lib.core import fmt, i18n
+from lib.performance.scorecards.defs import Period, Template
+from lib.performance.scorecards.evaluate import UNSCORED, describe_rule, describe_target, explore_url, metric_link
 from pages import _shared as sh
 
 

@@ -9,25 +9,14 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from lib import (
-    asof,
-    auth,
-    clock,
-    cockpit,
-    config,
-    i18n,
-    metric_store,
-    metric_view,
-    overview,
-    query,
-    secrets_file,
-    store,
-    versions,
-)
-from lib.access import User
-from lib.errors import Forbidden, WorkbenchError
-from lib.semantic import SemanticModel
-from lib.spec import QuerySpec
+from lib.access import auth
+from lib.access.scope import User
+from lib.core import clock, config, i18n, secrets_file, store, versions
+from lib.core.errors import Forbidden, WorkbenchError
+from lib.finance import cockpit, overview
+from lib.semantic import asof, metric_store, metric_view, query
+from lib.semantic.model import SemanticModel
+from lib.semantic.spec import QuerySpec
 
 COOKIE = "yecai_auth"
 COOKIE_DAYS = 7
@@ -98,7 +87,7 @@ def _run(url: str, spec_json: str, data: str, metrics: str, username: str, users
 
 
 def run(spec: QuerySpec, as_user: str | None = None) -> pd.DataFrame:
-    """Every figure a page shows: ``lib.query`` within the logged-in user's scope (or, for admins,
+    """Every figure a page shows: ``lib.semantic.query`` within the logged-in user's scope (or, for admins,
     ``as_user``'s), through one cache keyed by spec, data, metric and user versions."""
     username = current_user().username
     if as_user is not None and as_user != username:
@@ -155,7 +144,7 @@ def scope_label(user: User) -> str:
 
 
 def gate() -> User:
-    """Log-in: a valid cookie logs in again; otherwise our form (lockout and audit in lib.auth). Stops the run
+    """Log-in: a valid cookie logs in again; otherwise our form (lockout and audit in lib.access.auth). Stops the run
     until someone is logged in; a successful log-in goes on in the same run, to the page its URL asked for."""
     try:
         key = secrets_file.cookie_key()
@@ -248,7 +237,7 @@ def _login_form(key: str) -> User | None:
 
 def _logout(end_all: bool = True) -> None:
     """Log out here; ``end_all`` also voids every other session and cookie of the user (a copied cookie too)."""
-    from lib import audit
+    from lib.access import audit
     user = st.session_state.get("_user")
     if end_all and user is not None:
         auth.end_sessions(engine(), user.username)

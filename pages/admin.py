@@ -4,9 +4,10 @@ import datetime as dt
 import sqlalchemy as sa
 import streamlit as st
 
-from lib import admin_view as av
-from lib import audit, auth, clock, db, i18n, schema
-from lib.errors import Forbidden, WorkbenchError
+from lib.access import admin_view as av
+from lib.access import audit, auth
+from lib.core import clock, db, i18n, schema
+from lib.core.errors import Forbidden, WorkbenchError
 from pages import _cockpit_parts as cockpit_parts
 from pages import _outbox_view
 from pages import _shared as sh

@@ -3,9 +3,12 @@ import urllib.parse
 
 import streamlit as st
 
-from lib import alerts, auth, clock, metric_view
-from lib.alert_tables import Status
-from lib.errors import WorkbenchError
+from lib.access import auth
+from lib.core import clock
+from lib.core.errors import WorkbenchError
+from lib.core.tables.alerts import Status
+from lib.performance.alerts import center as alerts
+from lib.semantic import metric_view
 from pages import _alerts_rules, _outbox_view
 from pages import _shared as sh
 

@@ -1,12 +1,13 @@
 """预算与预测 / Budget & forecast: budget vs actual with drill and materiality, full-year outlook,
-forecasts, budget versions and scenarios. Figures come from lib.budget through sh.run (the user's scope)."""
+forecasts, budget versions and scenarios. Figures come from lib.finance.budget through sh.run (the user's scope)."""
 import datetime as dt
 
 import pandas as pd
 import streamlit as st
 
-from lib import budget, fmt, i18n
-from lib.errors import WorkbenchError
+from lib.core import fmt, i18n
+from lib.core.errors import WorkbenchError
+from lib.finance import budget
 from pages import _budget_view as bview
 from pages import _shared as sh
 

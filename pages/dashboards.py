@@ -1,9 +1,10 @@
 """看板 / Dashboards: saved charts in a grid with dashboard-wide and click filters, editing, PDF, and 会议模式."""
 import streamlit as st
 
-from lib import auth, metric_view
-from lib import dashboards as dash
-from lib.errors import WorkbenchError
+from lib.access import auth
+from lib.core.errors import WorkbenchError
+from lib.explore import dashboards as dash
+from lib.semantic import metric_view
 from pages import _dashboard_parts as parts
 from pages import _shared as sh
 

@@ -3,10 +3,16 @@ rollback, database sources with "sync now", and any table as an Explore dataset.
 import pandas as pd
 import streamlit as st
 
-from lib import auth, i18n, ingest, ingest_undo, query, schema, source_sync, sources
-from lib import datasets_registry as reg
-from lib.errors import WorkbenchError
-from lib.ingest_map import ImportOptions, fields
+from lib.access import auth
+from lib.core import i18n, schema
+from lib.core.errors import WorkbenchError
+from lib.ingest import batch as ingest
+from lib.ingest import sources
+from lib.ingest import sync as source_sync
+from lib.ingest import undo as ingest_undo
+from lib.ingest.mapping import ImportOptions, fields
+from lib.semantic import datasets as reg
+from lib.semantic import query
 from pages import _shared as sh
 
 lang = sh.lang()

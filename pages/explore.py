@@ -6,9 +6,12 @@ from dataclasses import replace
 
 import streamlit as st
 
-from lib import audit, auth, charts, clock, explore
-from lib.errors import ResultTooLarge, WorkbenchError
-from lib.spec import Mark
+from lib.access import audit, auth
+from lib.core import clock
+from lib.core.errors import ResultTooLarge, WorkbenchError
+from lib.explore import charts
+from lib.explore import evaluate as explore
+from lib.semantic.spec import Mark
 from pages import _explore_parts as ex
 from pages import _shared as sh
 
@@ -89,7 +92,7 @@ sh.explain(replace(chart.query, filters=tuple(f for f in chart.query.filters if 
 
 if auth.may(user, "export"):
     try:
-        from lib import export
+        from lib.explore import export
     except ImportError:
         export = None
     engine, stamp = sh.engine(), clock.now()
@@ -117,7 +120,7 @@ if auth.may(user, "export"):
                                 mime=mime, key=f"explore_export_{kind}", on_click="ignore")
 
 if auth.may(user, "own_dashboards"):
-    from lib import dashboards
+    from lib.explore import dashboards
 
     def save() -> None:
         """A callback, so the dashboard list drawn after it already holds the new dashboard."""

@@ -2,11 +2,12 @@
 import pandas as pd
 import streamlit as st
 
-from lib import fmt, i18n, query
-from lib import margin as mg
-from lib import margin_charts as mc
-from lib.errors import WorkbenchError
-from lib.spec import FilterSpec, QuerySpec, TimeRange
+from lib.core import fmt, i18n
+from lib.core.errors import WorkbenchError
+from lib.finance import margin as mg
+from lib.finance import margin_charts as mc
+from lib.semantic import query
+from lib.semantic.spec import FilterSpec, QuerySpec, TimeRange
 from pages import _shared as sh
 
 lang = sh.lang()

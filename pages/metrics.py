@@ -5,10 +5,12 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from lib import asof, auth, i18n, metric_store
-from lib import metric_view as mv
-from lib.errors import WorkbenchError
-from lib.semantic import Direction, Format, MetricType, SemanticError, Status, TimeAgg
+from lib.access import auth
+from lib.core import i18n
+from lib.core.errors import WorkbenchError
+from lib.semantic import asof, metric_store
+from lib.semantic import metric_view as mv
+from lib.semantic.model import Direction, Format, MetricType, SemanticError, Status, TimeAgg
 from pages import _shared as sh
 
 lang = sh.lang()

@@ -2,8 +2,8 @@
 the full-year outlook, and the latest month's headlines with the 24-month trend. Within the reader's scope."""
 import streamlit as st
 
-from lib import charts
-from lib.errors import WorkbenchError
+from lib.core.errors import WorkbenchError
+from lib.explore import charts
 from pages import _cockpit_parts as parts
 from pages import _pilot
 from pages import _shared as sh

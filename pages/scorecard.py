@@ -2,9 +2,11 @@
 (dept heads: their own units' lines and the ranking, named or anonymised as the template says)."""
 import streamlit as st
 
-from lib import auth, metric_view, scorecard
-from lib.errors import WorkbenchError
-from lib.scorecard_defs import parse_period
+from lib.access import auth
+from lib.core.errors import WorkbenchError
+from lib.performance.scorecards import center as scorecard
+from lib.performance.scorecards.defs import parse_period
+from lib.semantic import metric_view
 from pages import _scorecard_admin as admin
 from pages import _scorecard_parts as parts
 from pages import _shared as sh

@@ -9,7 +9,8 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from lib import clock, demo, store
+from lib.core import clock, store
+from lib.demo import build as demo
 
 PG_URL = os.environ.get("WORKBENCH_TEST_PG_URL", "").strip()
 BACKENDS = [

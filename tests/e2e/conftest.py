@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from lib import config, demo, store
+from lib.core import config, store
+from lib.demo import build as demo
 from tests.conftest import DEMO_AS_OF, DEMO_ROWS, DEMO_SEED
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from lib import store
+from lib.core import store
 from tests.conftest import BACKENDS, _new_url
 from tests.lib import fixtures_finance as ff
 

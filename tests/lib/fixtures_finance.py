@@ -47,7 +47,7 @@ import datetime as dt
 import pyarrow as pa
 import sqlalchemy as sa
 
-from lib import schema, store
+from lib.core import schema, store
 
 D = dt.date
 

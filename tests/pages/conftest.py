@@ -33,7 +33,7 @@ def open_app(monkeypatch, url: str, user: str | None = "demo_finance", lang: str
     """The app on ``url``, logged in through its form as ``user`` (None: stay at the log-in form)."""
     from streamlit.testing.v1 import AppTest
 
-    from lib import config
+    from lib.core import config
     monkeypatch.setenv("WORKBENCH_DB_URL", url)
     at = AppTest.from_file(str(config.ROOT / "app.py"), default_timeout=60)
     at.session_state["lang"] = lang
@@ -52,7 +52,8 @@ def own_url(empty_url):
     """A small demo store of the test's own (DuckDB, and PostgreSQL when asked), for tests that write."""
     import datetime as dt
 
-    from lib import demo, store
+    from lib.core import store
+    from lib.demo import build as demo
     engine = store.get_engine(empty_url)
     demo.build(engine, rows=3000, as_of=dt.date(2026, 11, 24))
     engine.dispose()

@@ -9,8 +9,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import auth, clock, fmt, overview, query, store
-from lib.spec import QuerySpec, TimeRange
+from lib.access import auth
+from lib.core import clock, fmt, store
+from lib.finance import overview
+from lib.semantic import query
+from lib.semantic.spec import QuerySpec, TimeRange
 from tests.pages.conftest import DEMO_PASSWORD, open_app
 
 PAGE = "pages/admin.py"

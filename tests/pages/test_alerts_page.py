@@ -6,7 +6,11 @@ import datetime as dt
 
 import pytest
 
-from lib import alert_admin, alerts, auth, demo, store
+from lib.access import auth
+from lib.core import store
+from lib.demo import build as demo
+from lib.performance.alerts import admin as alert_admin
+from lib.performance.alerts import center as alerts
 from tests.conftest import BACKENDS, _new_url
 from tests.pages.conftest import open_app
 

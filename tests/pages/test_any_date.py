@@ -2,7 +2,7 @@
 the middle of next year, on a demo store whose data runs to the day before. Also the two ways a month can be
 incomplete: data up to yesterday, and a load that stopped a week before month end.
 
-DuckDB only: these are about dates reaching the pages; both engines are covered by tests/lib/test_asof.py.
+DuckDB only: these are about dates reaching the pages; both engines are covered by tests/lib/semantic/test_asof.py.
 """
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import datetime as dt
 
 import pytest
 
-from lib import clock, demo, store
+from lib.core import clock, store
+from lib.demo import build as demo
 from tests.pages.conftest import open_app
 
 D = dt.date

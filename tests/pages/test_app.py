@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import fmt
+from lib.core import fmt
 from tests import expected
 from tests.pages.conftest import open_app
 
@@ -84,7 +84,7 @@ def test_overview_explains_its_numbers_with_the_sql_behind_them(monkeypatch, dem
 
 
 def test_without_a_cookie_key_the_app_says_how_to_set_one(monkeypatch, demo_url, tmp_path):
-    from lib import config
+    from lib.core import config
     monkeypatch.delenv("WORKBENCH_COOKIE_KEY")
     monkeypatch.setattr(config, "SECRETS_FILE", tmp_path / "secrets.toml")  # no file
     at = open_app(monkeypatch, demo_url, user=None)
@@ -96,7 +96,9 @@ def test_without_a_cookie_key_the_app_says_how_to_set_one(monkeypatch, demo_url,
 def test_a_locked_account_is_told_when_to_come_back(monkeypatch, tmp_path):
     import datetime as dt
 
-    from lib import auth, demo, store
+    from lib.access import auth
+    from lib.core import store
+    from lib.demo import build as demo
     url = f"duckdb:///{tmp_path / 'lock.duckdb'}"
     e = store.get_engine(url)
     demo.build(e, rows=2_000, as_of=dt.date(2026, 11, 24))

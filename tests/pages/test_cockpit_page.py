@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from lib import auth, cockpit, fmt, query, store
+from lib.access import auth
+from lib.core import fmt, store
+from lib.finance import cockpit
+from lib.semantic import query
 from tests.pages.conftest import open_app
 
 TILES_ZH = ["营业收入（累计）", "毛利率（累计）", "营业利润（累计）", "费用预算执行率", "应收账款周转天数", "存货周转天数"]

@@ -6,8 +6,11 @@ import datetime as dt
 
 import pytest
 
-from lib import audit, auth, dashboards, demo, store
-from lib.spec import ChartSpec, Field, Mark, QuerySpec
+from lib.access import audit, auth
+from lib.core import store
+from lib.demo import build as demo
+from lib.explore import dashboards
+from lib.semantic.spec import ChartSpec, Field, Mark, QuerySpec
 from tests.conftest import BACKENDS, _new_url
 from tests.pages.conftest import open_app
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from lib import auth, schema, source_tables, store
+from lib.access import auth
+from lib.core import schema, store
+from lib.core.tables import sources as source_tables
 from tests.pages.conftest import DEMO_PASSWORD, open_app
 
 # A GBK export with a title row and Chinese headers. By hand: net = qty × price − discount;
@@ -21,7 +23,7 @@ def data_url(empty_url):
     engine = store.get_engine(empty_url)
     store.init_schema(engine)
     with engine.begin() as conn:
-        source_tables.create_tables(conn)  # until migration 8 is in lib/store.py
+        source_tables.create_tables(conn)  # until migration 8 is in lib/core/store.py
         conn.execute(schema.org_unit.insert().values(id=1, code="HQ", name="总部", kind="company"))
         store.refresh_org_flat(conn)
     auth.add_user(engine, "demo_finance", "finance", DEMO_PASSWORD)
@@ -139,7 +141,7 @@ def test_a_file_as_is_becomes_a_dataset(monkeypatch, data_url):
     engine = store.get_engine(data_url)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT sum(c3) FROM ext_store_visits")).scalar_one() == 200
-    from lib import datasets_registry
+    from lib.semantic import datasets as datasets_registry
     [ds] = datasets_registry.registered(engine)
     engine.dispose()
     assert (ds.label_zh, ds.time_column, [c.role.value for c in ds.columns]) == ("门店客流", "c1",
@@ -178,7 +180,9 @@ def test_pilot_checklist_renders_ticks(monkeypatch, data_url, tmp_path):
     against the entry script's folder); the log-in gate is skipped here, it is tested with app.py."""
     from streamlit.testing.v1 import AppTest
 
-    from lib import auth, config, ingest
+    from lib.access import auth
+    from lib.core import config
+    from lib.ingest import batch as ingest
     monkeypatch.setenv("WORKBENCH_DB_URL", data_url)
     (tmp_path / "pages").symlink_to(config.ROOT / "pages")
     (tmp_path / "probe.py").write_text(PILOT_PROBE, encoding="utf-8")
@@ -205,8 +209,8 @@ def test_pilot_checklist_renders_ticks(monkeypatch, data_url, tmp_path):
 
 def test_a_database_source_is_registered_mapped_and_synced(monkeypatch, data_url, tmp_path):
     """The sources tab end to end, against a DuckDB file standing in for the ERP (the PostgreSQL ERP is
-    tested in tests/lib/test_sources.py); the URL goes to a throw-away secrets.toml, never the store."""
-    from lib import config
+    tested in tests/lib/ingest/test_sources.py); the URL goes to a throw-away secrets.toml, never the store."""
+    from lib.core import config
     monkeypatch.setattr(config, "SECRETS_FILE", tmp_path / "secrets.toml")
     monkeypatch.setenv("WORKBENCH_ALLOW_FILE_SOURCES", "1")
     erp_url = f"duckdb:///{tmp_path / 'erp.duckdb'}"

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from lib import auth, store
+from lib.access import auth
+from lib.core import store
 from tests.pages.conftest import open_app
 
 
@@ -106,7 +107,7 @@ def test_save_to_a_new_dashboard_and_reopen_it(monkeypatch, own_url):
     at.button(key="explore_save_button").click().run()
     assert not at.exception, at.exception
     assert at.success, [e.value for e in at.error]
-    from lib import dashboards
+    from lib.explore import dashboards
     engine = store.get_engine(own_url)
     try:
         user = auth.load_user(engine, "demo_finance")
@@ -178,7 +179,8 @@ def test_a_result_over_the_row_cap_is_refused_with_advice(monkeypatch, demo_url)
 
 
 def test_a_metric_range_on_the_filters_shelf_keeps_the_aggregated_rows(monkeypatch, demo_url):
-    from lib import explore, query
+    from lib.explore import evaluate as explore
+    from lib.semantic import query
     engine = store.get_engine(demo_url)
     try:
         spec = explore.build_chart(explore.Shelves(columns=("region",), rows=("revenue",)), explore.Options(),

@@ -8,8 +8,11 @@ import datetime as dt
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import auth, forecast, query, store
-from lib import forecast_models as fm
+from lib.access import auth
+from lib.core import store
+from lib.finance import forecast
+from lib.finance import forecast_models as fm
+from lib.semantic import query
 
 
 def _script():

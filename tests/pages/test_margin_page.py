@@ -62,7 +62,8 @@ def test_the_main_controls_work(monkeypatch, demo_url):
 
 
 def test_an_empty_store_says_what_to_import(monkeypatch, empty_url):
-    from lib import auth, store
+    from lib.access import auth
+    from lib.core import store
     engine = store.get_engine(empty_url)
     store.init_schema(engine)
     auth.add_user(engine, "demo_finance", "finance", "yecai-demo-2026")
@@ -74,7 +75,7 @@ def test_an_empty_store_says_what_to_import(monkeypatch, empty_url):
 def _scenario_script():
     import streamlit as st
 
-    from lib import auth
+    from lib.access import auth
     from pages import _scenario_view
     from pages import _shared as sh
     st.session_state["_user"] = auth.load_user(sh.engine(), st.session_state["scn_test_user"])
@@ -104,7 +105,8 @@ def test_the_scenario_tab(monkeypatch, demo_url, user):
 
 
 def test_saving_a_scenario_from_the_tab(monkeypatch, own_url):
-    from lib import budget_versions, store
+    from lib.core import store
+    from lib.finance import budget_versions
     monkeypatch.setenv("WORKBENCH_DB_URL", own_url)
     at = AppTest.from_function(_scenario_script, default_timeout=60)
     at.session_state["scn_test_user"] = "demo_finance"

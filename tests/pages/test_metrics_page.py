@@ -4,7 +4,9 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import metric_store, semantic, store
+from lib.core import store
+from lib.semantic import metric_store
+from lib.semantic import model as semantic
 from tests.pages.conftest import open_app
 
 SEED = semantic.load()
@@ -47,7 +49,7 @@ def test_the_page_renders_with_a_trend_and_its_sql(monkeypatch, demo_url, lang, 
 
 
 def test_an_empty_store_still_lists_the_metrics_and_says_there_is_no_trend(monkeypatch, empty_url):
-    from lib import auth
+    from lib.access import auth
     engine = store.get_engine(empty_url)
     store.init_schema(engine)
     auth.add_user(engine, "demo_finance", "finance", "yecai-demo-2026")  # a store with a user and no data
@@ -168,8 +170,8 @@ def test_a_new_ratio_metric_can_be_created(monkeypatch, own_url, own_engine):
 
 
 def test_a_dept_head_reads_but_cannot_edit_and_lib_refuses_too(monkeypatch, own_url):
-    from lib import auth
-    from lib.errors import Forbidden
+    from lib.access import auth
+    from lib.core.errors import Forbidden
     at = open_app(monkeypatch, own_url, "demo_east")
     at.switch_page("pages/metrics.py").run()
     assert not at.exception

@@ -12,8 +12,11 @@ import pytest
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from lib import auth, config, notify, notify_channels, store
-from lib.notify_tables import outbox
+from lib.access import auth
+from lib.core import config, store
+from lib.core.tables.notify import outbox
+from lib.performance.notify import channels as notify_channels
+from lib.performance.notify import outbox as notify
 from tests.conftest import BACKENDS, _new_url
 
 T0 = dt.datetime(2026, 11, 24, 9, 0)

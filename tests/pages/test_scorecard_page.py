@@ -7,7 +7,10 @@ import datetime as dt
 
 import pytest
 
-from lib import auth, demo, scorecard, store
+from lib.access import auth
+from lib.core import store
+from lib.demo import build as demo
+from lib.performance.scorecards import center as scorecard
 from tests.conftest import BACKENDS, _new_url
 from tests.pages.conftest import open_app
 

@@ -1,0 +1,148 @@
+"""Alerts (预警): evaluate every rule, keep one alert per persisting breach, route it to the row's owner, notify.
+
+``run_all`` is called after every import, at the end of a demo build and by ``alerts run`` (cron);
+``run_now`` is the same for a person (finance/admin, audited). Both live in :mod:`lib.performance.alerts.run`. What a
+person sees is scoped here in :func:`open_alerts` / :func:`alerts`. Rules are edited, previewed and
+seeded in :mod:`lib.performance.alerts.admin` (finance/admin only).
+"""
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+
+from lib.access import audit, auth
+from lib.access.scope import User
+from lib.core import db, i18n
+from lib.core.errors import Forbidden, InvalidArgument
+from lib.core.tables.alerts import ACTIVE, Status, alert, alert_comment
+from lib.performance.alerts import admin as alert_admin
+from lib.performance.alerts import rules as ar
+
+# The evaluation's public names are part of this module's API (run_all is the contract with hooks and demo).
+from lib.performance.alerts.run import RunSummary, _model, _now, last_run, rules, run_all, run_now, unit_index
+from lib.performance.alerts.text import format_value, link, message
+from lib.semantic.model import SemanticModel
+
+__all__ = ["RunSummary", "alerts", "assignable", "comments", "format_value", "last_run", "link", "may_act", "message",
+           "open_alerts", "rules", "run_all", "run_now", "seed_demo", "unit_index", "update"]
+
+
+# ---- reading, scoped --------------------------------------------------------------------------------
+
+COLUMNS = ["id", "severity", "rule", "unit", "message", "period", "first_seen", "last_seen", "status", "assignee",
+           "link", "metric", "org_unit_id", "rule_id"]
+_SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+
+
+def alerts(engine: sa.Engine, user: User, status: str | tuple[str, ...] | None = None, lang: str = "zh",
+           limit: int | None = None, model: SemanticModel | None = None) -> pd.DataFrame:
+    """Alerts the user may see (their org units; unit-less alerts only to unscoped users; none on a metric
+    they are denied), most severe and newest first."""
+    stmt = sa.select(alert)
+    if status:
+        stmt = stmt.where(alert.c.status.in_((status,) if isinstance(status, str) else tuple(status)))
+    scope = user.scope.org_unit_ids if user.scope else None
+    if scope is not None:
+        stmt = stmt.where(alert.c.org_unit_id.in_(sorted(scope)) if scope else sa.false())
+    df = db.run(engine, stmt.order_by(alert.c.id.desc()))
+    model = model or _model(engine)
+    if not df.empty:
+        df = df[[m not in model.metrics or user.may_see_metric(m, model) for m in df["metric"]]]
+    out = pd.DataFrame({
+        "id": df["id"].astype("int64") if not df.empty else pd.Series(dtype="int64"),
+        "severity": df.get("severity"), "rule": df.get("rule_name"),
+        "unit": df["member"].fillna(i18n.t("al.msg.all_rows", lang)) if not df.empty else pd.Series(dtype=object),
+        "message": df.get("message_zh" if lang == "zh" else "message_en"), "period": df.get("period"),
+        "first_seen": df.get("first_seen"), "last_seen": df.get("last_seen"), "status": df.get("status"),
+        "assignee": df.get("assignee"), "link": df.get("link"), "metric": df.get("metric"),
+        "org_unit_id": df.get("org_unit_id"), "rule_id": df.get("rule_id")}, columns=COLUMNS)
+    if not out.empty:
+        out = out.assign(_s=out["severity"].map(_SEVERITY_ORDER)).sort_values(
+            ["_s", "first_seen", "id"], ascending=[True, False, False]).drop(columns="_s").reset_index(drop=True)
+    return out.head(limit) if limit else out
+
+
+def open_alerts(engine: sa.Engine, user: User, limit: int | None = None, lang: str = "zh",
+                model: SemanticModel | None = None) -> pd.DataFrame:
+    """Open and acknowledged alerts within the user's scope (the cockpit's list): id, severity, rule, unit,
+    message, period, first_seen, status, assignee, link … (``model``: the page's cached model, saves a load)."""
+    return alerts(engine, user, ACTIVE, lang, limit, model)
+
+
+def _alert_row(conn: sa.Connection, alert_id: int):
+    row = conn.execute(sa.select(alert).where(alert.c.id == alert_id)).first()
+    if row is None:
+        raise InvalidArgument(f"No alert {alert_id}.", f"没有编号为 {alert_id} 的预警。")
+    return row
+
+
+def _may_act(user: User, row) -> bool:
+    if auth.may(user, "edit_alert_rules"):
+        return True
+    scope = user.scope.org_unit_ids if user.scope else None
+    return auth.may(user, "comment") and scope is not None and row.org_unit_id in scope
+
+
+def may_act(engine: sa.Engine, user: User, alert_id: int) -> bool:
+    """Whether ``user`` may change or comment on the alert (see :func:`update`)."""
+    with engine.connect() as conn:
+        return _may_act(user, _alert_row(conn, alert_id))
+
+
+def assignable(engine: sa.Engine) -> list[str]:
+    """Usernames an alert can be assigned to: active finance, admin and dept_head users."""
+    return [u["username"] for u in auth.list_users(engine) if u["active"] and u["role"] != "viewer"]
+
+
+def comments(engine: sa.Engine, user: User, alert_id: int) -> pd.DataFrame:
+    """The alert's history: comments, status changes and assignments, oldest first (if the user may see it)."""
+    with engine.connect() as conn:
+        row = _alert_row(conn, alert_id)
+    scope = user.scope.org_unit_ids if user.scope else None
+    if scope is not None and row.org_unit_id not in scope:
+        raise Forbidden(f"Alert {alert_id} is outside your scope.", f"预警 {alert_id} 不在您的数据范围内。")
+    return db.run(engine, sa.select(alert_comment.c.created_at, alert_comment.c.username, alert_comment.c.kind,
+                                    alert_comment.c.body).where(alert_comment.c.alert_id == alert_id)
+                  .order_by(alert_comment.c.id))
+
+
+def update(engine: sa.Engine, user: User, alert_id: int, *, status: str | None = None, assignee: str | None = None,
+           comment: str | None = None, source: str = "app") -> None:
+    """Acknowledge / resolve / reopen, reassign, or comment on an alert, audited.
+
+    Finance and admin may act on every alert; a dept head on the alerts of their own units; viewers on none.
+    """
+    with engine.begin() as conn:
+        row = _alert_row(conn, alert_id)
+        if not _may_act(user, row):
+            raise Forbidden(f"Your role ({user.role}) may not change alert {alert_id}.",
+                            f"您的角色（{user.role}）无权处理预警 {alert_id}。")
+        now, changes = _now(), {}
+        if status is not None and status != row.status:
+            st_ = ar._enum(Status, status, "status")
+            changes["status"] = st_.value
+            values = dict(status=st_.value, resolved_at=now if st_ is Status.RESOLVED else None,
+                          resolved_by=user.username if st_ is Status.RESOLVED else None)
+            conn.execute(alert.update().where(alert.c.id == alert_id).values(**values))
+            conn.execute(alert_comment.insert().values(alert_id=alert_id, created_at=now, username=user.username,
+                                                       kind="status", body=f"{row.status} → {st_.value}"))
+        if assignee is not None and assignee != (row.assignee or ""):
+            known = {u["username"] for u in auth.list_users(engine) if u["active"]}
+            if assignee not in known:
+                raise InvalidArgument(f"Unknown user {assignee!r}. Known: {', '.join(sorted(known))}.",
+                                      f"未知用户 {assignee!r}。可选：{', '.join(sorted(known))}。")
+            changes["assignee"] = assignee
+            conn.execute(alert.update().where(alert.c.id == alert_id).values(assignee=assignee))
+            conn.execute(alert_comment.insert().values(alert_id=alert_id, created_at=now, username=user.username,
+                                                       kind="assign", body=f"→ {assignee}"))
+        if comment and comment.strip():
+            changes["comment"] = comment.strip()[:2000]
+            conn.execute(alert_comment.insert().values(alert_id=alert_id, created_at=now, username=user.username,
+                                                       kind="comment", body=changes["comment"]))
+        if changes:
+            audit.record(conn, user.username, "alert_update", f"alert:{alert_id}", changes, source)
+
+
+def seed_demo(engine: sa.Engine) -> int:
+    """The demo company's alert rules (``data/alerts.yaml``), added once; see :func:`lib.performance.alerts.admin.seed_demo`."""
+    return alert_admin.seed_demo(engine)

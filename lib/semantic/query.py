@@ -1,0 +1,801 @@
+"""The one read path: ``compile(spec, user)`` turns a QuerySpec into one SQLAlchemy Select.
+
+How it stays correct:
+- each (dataset, time column, offset) is aggregated in its own subquery to the requested keys
+  (time bucket + dimensions); subqueries are joined on those keys, never fact row to fact row,
+  so metrics from different tables cannot double count;
+- ratios divide the aggregated numerator by the aggregated denominator, NULL on zero;
+- balances (receivables, inventory) are taken at period dates (closing, or the mean of opening
+  and closing) and summed over the other dimensions only;
+- offsets (YoY, MoM) aggregate the shifted period with the same filters and move its buckets forward;
+- values are bound parameters; expressions come from parsed, validated declarations.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import pandas as pd
+import sqlalchemy as sa
+import sqlglot
+from sqlglot import exp
+
+from lib.access.scope import User
+from lib.core import db, schema
+from lib.core.errors import Forbidden
+from lib.semantic import model as semantic
+from lib.semantic.model import DatasetKind, Metric, MetricType, SemanticModel, TimeAgg
+from lib.semantic.spec import Comparison, InvalidSpec, QuerySpec, Sort
+
+Offset = tuple[int, int]  # (months, days) to move a period forward
+NO_OFFSET: Offset = (0, 0)
+TIME = "__t"
+NULL_KEY = "\u2205"
+"""Stands for NULL in join keys inside the query, so units join with plain (hashable) equality;
+the final select turns it back into NULL."""
+
+
+def _key(col: sa.ColumnElement) -> sa.ColumnElement:
+    # A literal we own, not a bound value: DuckDB can't GROUP BY an expression holding a parameter.
+    return sa.func.coalesce(sa.cast(col, sa.String), sa.literal_column(f"'{NULL_KEY}'", sa.String))
+
+
+@lru_cache(maxsize=1)
+def default_model() -> SemanticModel:
+    """The declarations from data/semantic, loaded once per process."""
+    return semantic.load()
+
+
+def _offset(text: str | None) -> Offset:
+    parsed = semantic.parse_offset(text)
+    if parsed is None:
+        return NO_OFFSET
+    n, unit = parsed
+    return {"year": (12 * n, 0), "quarter": (3 * n, 0), "month": (n, 0), "week": (0, 7 * n), "day": (0, n)}[unit]
+
+
+def _add(a: Offset, b: Offset) -> Offset:
+    return a[0] + b[0], a[1] + b[1]
+
+
+def _for_grain(off: Offset, grain: str | None) -> Offset:
+    """A year back at week grain is 52 weeks, so weeks still start on Monday."""
+    if grain == "week" and off[0]:
+        return 0, off[1] + (off[0] // 12) * 364
+    return off
+
+
+GRAIN_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+CUMULATIVE_GRAINS = {"year": ("day", "month", "quarter"), "quarter": ("day", "month"), "month": ("day",)}
+
+
+def check_offset(off: Offset, grain: str | None, what: str) -> None:
+    """An offset must move whole buckets of the grain, or buckets would straddle two periods."""
+    if off == NO_OFFSET or grain is None:
+        return
+    months, days = off
+    ok = {"day": months % 12 == 0,
+          "week": months % 12 == 0 and days % 7 == 0,
+          }.get(grain, days == 0 and months % GRAIN_MONTHS.get(grain, 1) == 0)
+    if not ok:
+        step = f"{months} month(s)" if months else f"{days} day(s)"
+        raise InvalidSpec(f"{what} compares with {step} earlier, which is not a whole number of {grain}s: "
+                          "choose a time grain that fits (e.g. month for MoM) or compare with last year.",
+                          f"{what}的对比期间（{step}前）与时间粒度“{grain}”不对齐：请换用匹配的粒度（如环比用月），或与去年同期对比。")
+
+
+def _shift_date(d: dt.date, off: Offset, sign: int = 1) -> dt.date:
+    ts = pd.Timestamp(d) + sign * pd.DateOffset(months=off[0], days=off[1])
+    return ts.date()
+
+
+def _shift_end(d: dt.date, off: Offset, sign: int = 1) -> dt.date:
+    """Shift the inclusive end of a period: the day after it moves, then step back one day,
+    so a month's last day stays its last day (2025-02-28 less a month is 2025-01-31).
+
+    >>> _shift_end(dt.date(2025, 2, 28), (1, 0), -1), _shift_end(dt.date(2025, 2, 28), (12, 0), -1)
+    (datetime.date(2025, 1, 31), datetime.date(2024, 2, 29))
+    >>> _shift_end(dt.date(2025, 2, 15), (1, 0), -1)
+    datetime.date(2025, 1, 15)
+    """
+    return _shift_date(d + dt.timedelta(days=1), off, sign) - dt.timedelta(days=1)
+
+
+def _coarsest(a: str | None, b: str) -> str:
+    order = ("month", "quarter", "year")
+    return b if a is None or order.index(b) > order.index(a) else a
+
+
+def _shift_sql(col: sa.ColumnElement, off: Offset) -> sa.ColumnElement:
+    # Interval literals from integers we computed, never from input.
+    out = col
+    if off[0]:
+        out = out + sa.literal_column(f"INTERVAL '{int(off[0])} months'", sa.Interval)
+    if off[1]:
+        out = out + sa.literal_column(f"INTERVAL '{int(off[1])} days'", sa.Interval)
+    return out
+
+
+def _trunc(grain: str, col: sa.ColumnElement) -> sa.ColumnElement:
+    # The unit as a literal: a bound 'month' breaks GROUP BY on DuckDB. The cast to TIMESTAMP keeps
+    # PostgreSQL from turning a date into timestamptz and doing time-zone arithmetic on every row.
+    return sa.cast(sa.func.date_trunc(sa.literal_column(f"'{grain}'"), sa.cast(col, sa.DateTime)), sa.Date)
+
+
+def bucket_start(d: dt.date, grain: str) -> dt.date:
+    """First day of the bucket holding ``d``."""
+    if grain == "day":
+        return d
+    if grain == "week":
+        return d - dt.timedelta(days=d.weekday())
+    if grain == "month":
+        return d.replace(day=1)
+    if grain == "quarter":
+        return d.replace(month=(d.month - 1) // 3 * 3 + 1, day=1)
+    return d.replace(month=1, day=1)
+
+
+def bucket_label(d, grain: str) -> str:
+    """How a time bucket is written.
+
+    >>> bucket_label(dt.date(2025, 4, 1), "quarter"), bucket_label(dt.date(2025, 1, 1), "year")
+    ('2025-Q2', '2025')
+    """
+    if d is None or pd.isna(d):
+        return "—"
+    d = pd.Timestamp(d)
+    return {"day": f"{d:%Y-%m-%d}", "week": f"{d:%Y-%m-%d}", "month": f"{d:%Y-%m}",
+            "quarter": f"{d.year}-Q{(d.month - 1) // 3 + 1}", "year": f"{d.year}"}[grain]
+
+
+def next_bucket(d: dt.date, grain: str) -> dt.date:
+    if grain == "day":
+        return d + dt.timedelta(days=1)
+    if grain == "week":
+        return d + dt.timedelta(days=7)
+    months = {"month": 1, "quarter": 3, "year": 12}[grain]
+    return (pd.Timestamp(d) + pd.DateOffset(months=months)).date()
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A simple metric at an offset: one aggregated column of one unit."""
+
+    metric: str
+    offset: Offset
+
+    @property
+    def label(self) -> str:
+        return f"m_{self.metric}" + (f"__o{self.offset[0]}_{self.offset[1]}" if self.offset != NO_OFFSET else "")
+
+
+@dataclass
+class _Unit:
+    dataset: semantic.Dataset
+    time_column: str | None
+    offset: Offset
+    extend_to: str | None  # cumulative: also aggregate from the start of this period
+    leaves: dict[str, Metric] = field(default_factory=dict)
+
+
+class _Compiler:
+    def __init__(self, spec: QuerySpec, user: User | None, model: SemanticModel) -> None:
+        self.spec, self.user, self.model = spec, user, model
+        if not spec.metrics:
+            raise InvalidSpec("Choose at least one metric.", "请至少选择一个指标。")
+        if len(set(spec.metrics)) != len(spec.metrics):
+            raise InvalidSpec("A metric is listed twice.", "指标重复。")
+        for mid in spec.metrics:
+            model.metric(mid)
+            if user is not None and not user.may_see_metric(mid, model):
+                raise Forbidden(f"Your role may not see the metric '{mid}'.", f"您的角色无权查看指标“{mid}”。")
+        grains = [d for d in spec.dimensions if d in semantic.TIME_GRAINS]
+        if len(grains) > 1:
+            raise InvalidSpec(f"Use one time grain, not {', '.join(grains)}.", f"只能选择一个时间粒度，而不是 {'、'.join(grains)}。")
+        self.grain = grains[0] if grains else None
+        self.dims = [d for d in spec.dimensions if d not in semantic.TIME_GRAINS]
+        for d in self.dims:
+            model.dimension(d)
+        if len(set(spec.dimensions)) != len(spec.dimensions):
+            raise InvalidSpec("A dimension is listed twice.", "维度重复。")
+        self.units: dict[tuple, _Unit] = {}
+        self.cumulative = False
+        self.extend_to: str | None = None
+
+    # -- metric expressions over the joined units --------------------------------------------
+    def expr(self, mid: str, off: Offset, extend_to: str | None = None) -> sa.ColumnElement:
+        m = self.model.metric(mid)
+        check_offset(off, self.grain, f"'{mid}'")
+        if m.type is MetricType.SIMPLE:
+            return self._leaf(m, off, extend_to)
+        if m.type is MetricType.RATIO:
+            return _div(self.expr(m.numerator, off, extend_to), self.expr(m.denominator, off, extend_to))
+        if m.type is MetricType.DERIVED:
+            names = {name: (inp.metric, _add(off, _offset(inp.offset))) for name, inp in m.inputs.items()}
+            return _arith(sqlglot.parse_one(m.expr), lambda n: self.expr(*names[n], extend_to) if n in names
+                          else self.expr(n, off, extend_to))
+        if m.type is MetricType.CUMULATIVE:
+            allowed = CUMULATIVE_GRAINS[m.period]
+            if self.grain not in allowed:
+                raise InvalidSpec(f"'{mid}' accumulates within a {m.period}: use a time grain of {', '.join(allowed)}.",
+                                  f"“{m.label_zh}”按{m.period}累计：时间粒度请选 {'、'.join(allowed)}。")
+            if off[1] or off[0] % GRAIN_MONTHS[m.period]:
+                raise InvalidSpec(f"'{mid}' can only be compared with whole {m.period}s earlier (e.g. last year).",
+                                  f"“{m.label_zh}”只能与整{m.period}之前的同期对比（如去年同期）。")
+            if self.spec.time_range is None:
+                raise InvalidSpec(f"'{mid}' needs a time range.", f"“{m.label_zh}”需要选择时间范围。")
+            self.cumulative = True
+            self.extend_to = _coarsest(self.extend_to, m.period)
+            return _Window(self.expr(m.metric, off, m.period), m.period)
+        raise AssertionError(m.type)
+
+    def _leaf(self, m: Metric, off: Offset, extend_to: str | None) -> sa.ColumnElement:
+        ds = self.model.datasets[m.dataset]
+        time_col = m.time_column or ds.time
+        key = (ds.id, time_col, off, extend_to)
+        unit = self.units.setdefault(key, _Unit(ds, time_col, off, extend_to))
+        unit.leaves[m.id] = m
+        return _LeafRef(key, Leaf(m.id, off).label)
+
+    # -- units -------------------------------------------------------------------------------
+    def unit_select(self, unit: _Unit, name: str) -> sa.CTE:
+        ds = unit.dataset
+        missing = [d for d in self.dims if d not in ds.dimensions]
+        missing += [f.dimension for f in self.spec.filters if f.dimension not in ds.dimensions]
+        if missing:
+            metrics = ", ".join(unit.leaves)
+            raise InvalidSpec(
+                f"{metrics} ({ds.label_en}) can't be broken down or filtered by {', '.join(dict.fromkeys(missing))}. "
+                f"Its dimensions: {', '.join(ds.dimensions)}.",
+                f"{metrics}（{ds.label_zh}）不能按 {'、'.join(dict.fromkeys(missing))} 拆分或筛选。可用维度：{'、'.join(ds.dimensions)}。")
+        if ds.period_grain == "month":
+            tr = self.spec.time_range
+            if self.grain in ("day", "week") or (tr is not None and (
+                    tr.start.day != 1 or (tr.end + dt.timedelta(days=1)).day != 1)):
+                raise InvalidSpec(f"{', '.join(unit.leaves)} ({ds.label_en}) is kept by month: choose whole months "
+                                  "and a month, quarter or year grain.",
+                                  f"{'、'.join(unit.leaves)}（{ds.label_zh}）按月编制：请选择整月范围和月/季/年粒度。")
+        if ds.kind is DatasetKind.FLOW:
+            return self._flow_unit(unit, name)
+        return self._balance_unit(unit, name)
+
+    def _tables(self, ds: semantic.Dataset, needed: set[str]) -> tuple[sa.FromClause, dict]:
+        base = semantic.base_table(ds).alias("b")
+        aliases: dict[str | None, sa.FromClause] = {None: base}
+        joins = {j.alias: j for j in ds.joins}
+        order: list[str] = []
+
+        def need(alias: str | None) -> None:
+            if alias is None or alias in order:
+                return
+            for left, _right in joins[alias].on:
+                for part in (left.coalesce or (left,)):
+                    need(part.alias)
+            order.append(alias)
+        for a in needed:
+            need(a)
+        src: sa.FromClause = base
+        for alias in order:
+            j = joins[alias]
+            t = schema.metadata.tables[j.table].alias(alias)
+            aliases[alias] = t
+            cond = sa.and_(*[_col(aliases, left) == t.c[right] for left, right in j.on])
+            src = src.outerjoin(t, cond)
+        return src, aliases
+
+    def _where(self, ds: semantic.Dataset, aliases: dict) -> list[sa.ColumnElement]:
+        out = [_filter(_col(aliases, ds.dimensions[f.dimension]), f.op, f.values) for f in self.spec.filters]
+        scope = self.user.scope if self.user is not None else None
+        if scope is not None:
+            if scope.org_unit_ids is not None:
+                if not ds.org_column:
+                    raise Forbidden(f"{ds.label_en} has no org unit to scope by.", f"{ds.label_zh}无法按组织限定范围。")
+                out.append(aliases[None].c[ds.org_column].in_(sorted(scope.org_unit_ids)))
+            if scope.categories is not None:
+                if "category" not in ds.dimensions:
+                    raise Forbidden(f"Your data scope is limited to categories; {ds.label_en} has no category.",
+                                    f"您的数据范围限定在品类内；{ds.label_zh}没有品类维度。")
+                out.append(_col(aliases, ds.dimensions["category"]).in_(sorted(scope.categories)))
+        return out
+
+    def _needed_aliases(self, unit: _Unit) -> set[str]:
+        ds = unit.dataset
+        refs = [ds.dimensions[d] for d in self.dims] + [ds.dimensions[f.dimension] for f in self.spec.filters]
+        for m in unit.leaves.values():
+            for f in m.filters:
+                refs.append(f.column or ds.dimensions[f.dimension])
+        scope = self.user.scope if self.user is not None else None
+        if scope is not None and scope.categories is not None and "category" in ds.dimensions:
+            refs.append(ds.dimensions["category"])
+        out = set()
+        for r in refs:
+            for part in (r.coalesce or (r,)):
+                if part.alias:
+                    out.add(part.alias)
+        return out
+
+    def _range(self, unit: _Unit) -> tuple[dt.date, dt.date] | None:
+        tr = self.spec.time_range
+        if tr is None:
+            return None
+        off = _for_grain(unit.offset, self.grain)
+        start = _shift_date(tr.start, off, -1)
+        if unit.extend_to:  # a running total needs everything since its period began
+            start = bucket_start(start, unit.extend_to)
+        return start, _shift_end(tr.end, off, -1)
+
+    def _flow_unit(self, unit: _Unit, name: str) -> sa.CTE:
+        ds = unit.dataset
+        src, aliases = self._tables(ds, self._needed_aliases(unit))
+        b = aliases[None]
+        tcol = b.c[unit.time_column]
+        off = _for_grain(unit.offset, self.grain)
+        cols, group = [], []
+        if self.grain:
+            t = _trunc(self.grain, _shift_sql(tcol, off)).label(TIME)
+            cols.append(t)
+            group.append(t)
+        for d in self.dims:
+            c = _key(_col(aliases, ds.dimensions[d])).label(f"d_{d}")
+            cols.append(c)
+            group.append(c)
+        base_cols = {n: b.c[n] for n in b.c.keys()}
+        for m in unit.leaves.values():
+            cond = _metric_condition(m, ds, aliases)
+            cols.append(_aggregate(sqlglot.parse_one(m.expr), base_cols, cond).label(Leaf(m.id, unit.offset).label))
+        where = self._where(ds, aliases) + _rows_any_metric_uses(unit, ds, aliases)
+        rng = self._range(unit)
+        if rng:
+            where.append(tcol.between(rng[0], rng[1]))
+        elif self.grain:
+            where.append(tcol.is_not(None))  # e.g. unpaid invoices have no payment month
+        stmt = sa.select(*cols).select_from(src).where(*where)
+        if group:
+            stmt = stmt.group_by(*group)
+        return stmt.cte(name)
+
+    def _periods(self, unit: _Unit) -> list[tuple]:
+        """(bucket label, snapshot date, role, days) rows: each bucket's opening and closing dates."""
+        tr = self.spec.time_range
+        if tr is None:
+            raise InvalidSpec("Balances (AR, inventory) need a time range.", "余额类指标（应收、库存）需要选择时间范围。")
+        off = _for_grain(unit.offset, self.grain)
+        rows = []
+        if self.grain is None:
+            buckets = [(None, tr.start, tr.end)]
+        else:
+            buckets, b = [], bucket_start(tr.start, self.grain)
+            while b <= tr.end:
+                nb = next_bucket(b, self.grain)
+                buckets.append((b, max(b, tr.start), min(nb - dt.timedelta(days=1), tr.end)))
+                b = nb
+        for label, start, end in buckets:
+            s, e = _shift_date(start, off, -1), _shift_end(end, off, -1)
+            days = (e - s).days + 1
+            rows.append((label, s - dt.timedelta(days=1), "open", days))
+            rows.append((label, e, "close", days))
+        return rows
+
+    def _balance_unit(self, unit: _Unit, name: str) -> sa.CTE:
+        ds = unit.dataset
+        src, aliases = self._tables(ds, self._needed_aliases(unit))
+        b = aliases[None]
+        periods = sa.values(sa.column("p_t", sa.Date), sa.column("p_at", sa.Date), sa.column("p_role", sa.String),
+                            sa.column("p_days", sa.Integer), name=f"{name}_periods").data(self._periods(unit))
+        at = periods.c.p_at
+        if ds.kind is DatasetKind.RECEIVABLE:
+            r = {k: b.c[v] for k, v in ds.receivable.items()}
+            paid_by_then = sa.case((sa.and_(r["paid"].is_not(None), r["paid"] <= at), r["paid_amount"]), else_=0)
+            open_amount = r["amount"] - paid_by_then
+            virtual = {"open_amount": open_amount,
+                       "overdue_amount": sa.case((r["due"] < at, open_amount), else_=0),
+                       "period_days": periods.c.p_days}
+            valid = sa.and_(r["issued"] <= at, sa.or_(r["paid"].is_(None), r["paid"] > at, r["paid_amount"] < r["amount"]))
+        else:  # snapshot: the latest snapshot on or before the date
+            tcol = b.c[ds.time]
+            inner = semantic.base_table(ds).alias("s")
+            latest_q = sa.select(sa.func.max(inner.c[ds.time])).where(inner.c[ds.time] <= at)
+            scope = self.user.scope if self.user is not None else None
+            if scope is not None and scope.org_unit_ids is not None and ds.org_column:
+                # Another unit's later count must not decide which count this user sees.
+                latest_q = latest_q.where(inner.c[ds.org_column].in_(sorted(scope.org_unit_ids)))
+            latest = latest_q.scalar_subquery()
+            virtual = {"period_days": periods.c.p_days}
+            valid = tcol == latest
+        src = src.join(periods, valid)
+        cols = [periods.c.p_t.label(TIME), periods.c.p_role.label("p_role")]
+        group = [periods.c.p_t, periods.c.p_role]
+        for d in self.dims:
+            c = _key(_col(aliases, ds.dimensions[d])).label(f"d_{d}")
+            cols.append(c)
+            group.append(c)
+        base_cols = {**{n: b.c[n] for n in b.c.keys()}, **virtual}
+        for m in unit.leaves.values():
+            cond = _metric_condition(m, ds, aliases)
+            cols.append(_aggregate(sqlglot.parse_one(m.expr), base_cols, cond).label(Leaf(m.id, unit.offset).label))
+        where = self._where(ds, aliases) + _rows_any_metric_uses(unit, ds, aliases)
+        inner_q = sa.select(*cols).select_from(src).where(*where).group_by(*group).subquery(f"{name}_at")
+        outer_cols, outer_group = [], []
+        if self.grain:
+            outer_cols.append(inner_q.c[TIME])
+            outer_group.append(inner_q.c[TIME])
+        for d in self.dims:
+            outer_cols.append(inner_q.c[f"d_{d}"])
+            outer_group.append(inner_q.c[f"d_{d}"])
+        for m in unit.leaves.values():
+            v = inner_q.c[Leaf(m.id, unit.offset).label]
+            is_open, is_close = inner_q.c.p_role == "open", inner_q.c.p_role == "close"
+            if "period_days" in (m.expr or "") and not m.time_agg:
+                agg = sa.func.max(v)
+            elif m.time_agg is TimeAgg.AVERAGE:
+                opening, closing = sa.func.sum(sa.case((is_open, v))), sa.func.sum(sa.case((is_close, v)))
+                agg = sa.case((sa.or_(opening.is_not(None), closing.is_not(None)),
+                               sa.cast(sa.func.coalesce(opening, 0) + sa.func.coalesce(closing, 0), sa.Double) / 2.0))
+            else:
+                agg = sa.func.sum(sa.case((is_close, v)))
+            outer_cols.append(agg.label(Leaf(m.id, unit.offset).label))
+        stmt = sa.select(*outer_cols)
+        if outer_group:
+            stmt = stmt.group_by(*outer_group)
+        return stmt.cte(name)
+
+    # -- assembly ----------------------------------------------------------------------------
+    def build(self) -> sa.Select:
+        cmp_off = self._comparison_offset()
+        outputs: list[tuple[str, sa.ColumnElement]] = []
+        for mid in self.spec.metrics:
+            outputs.append((mid, self.expr(mid, NO_OFFSET)))
+            if cmp_off:
+                prev = self.expr(mid, cmp_off)
+                outputs.append((f"{mid}__cmp", prev))
+                m = self.model.metric(mid)
+                if m.format in (semantic.Format.PERCENT, semantic.Format.PERCENT_POINTS):
+                    outputs.append((f"{mid}__chg", _Binary("-", outputs[-2][1], prev)))
+                else:
+                    outputs.append((f"{mid}__chg", _div(_Binary("-", outputs[-2][1], prev), _Abs(prev))))
+        subs = {key: self.unit_select(u, f"u{i}") for i, (key, u) in enumerate(self.units.items())}
+        keys = ([TIME] if self.grain else []) + [f"d_{d}" for d in self.dims]
+        first = next(iter(subs.values()))
+        if self.cumulative:
+            # Every bucket from the period's start, so months without activity still carry the total.
+            tr = self.spec.time_range
+            b, labels = bucket_start(bucket_start(tr.start, self.extend_to), self.grain), []
+            while b <= tr.end:
+                labels.append((b,))
+                b = next_bucket(b, self.grain)
+            times = sa.values(sa.column(TIME, sa.Date), name="tspine").data(labels)
+            if self.dims:
+                dim_keys = [f"d_{d}" for d in self.dims]
+                parts = [sa.select(*[s.c[k] for k in dim_keys]).distinct() for s in subs.values()]
+                combos = (sa.union(*parts) if len(parts) > 1 else parts[0]).subquery("dspine")
+                spine = sa.select(times.c[TIME], *[combos.c[k] for k in dim_keys]).select_from(
+                    times.join(combos, sa.true())).subquery("spine")
+            else:
+                spine = sa.select(times.c[TIME]).subquery("spine")
+            src = spine
+            for s in subs.values():
+                src = src.outerjoin(s, sa.and_(*[spine.c[k] == s.c[k] for k in keys]))
+            key_cols = {k: spine.c[k] for k in keys}
+        elif len(subs) == 1:
+            src: sa.FromClause = first
+            key_cols = {k: first.c[k] for k in keys}
+        elif keys:
+            spine = sa.union(*[sa.select(*[s.c[k] for k in keys]) for s in subs.values()]).subquery("spine")
+            src = spine
+            for s in subs.values():
+                src = src.outerjoin(s, sa.and_(*[spine.c[k] == s.c[k] for k in keys]))
+            key_cols = {k: spine.c[k] for k in keys}
+        else:
+            src = first
+            for s in list(subs.values())[1:]:
+                src = src.join(s, sa.true())
+            key_cols = {}
+        render = _Renderer(subs, key_cols, self.dims)
+        out_cols = []
+        if self.grain:
+            out_cols.append(key_cols[TIME].label(self.grain))
+        for d in self.dims:
+            out_cols.append(sa.func.nullif(key_cols[f"d_{d}"], sa.literal_column(f"'{NULL_KEY}'", sa.String)).label(d))
+        out_cols += [render(e).label(name) for name, e in outputs]
+        stmt = sa.select(*out_cols).select_from(src)
+        if self.cumulative and self.spec.time_range is not None:
+            inner = stmt.subquery("q")
+            stmt = sa.select(*inner.c).where(inner.c[self.grain] >= bucket_start(self.spec.time_range.start, self.grain))
+            stmt = stmt.where(sa.or_(*[inner.c[name].is_not(None) for name, _ in outputs]))
+            cols = inner.c
+        else:
+            cols = {c.name: c for c in out_cols}
+            cols = stmt.selected_columns
+        order = []
+        names = set(cols.keys())
+        for s in self.spec.sort:
+            if s.field not in names:
+                raise InvalidSpec(f"Can't sort by '{s.field}': it is not in the result ({', '.join(sorted(names))}).",
+                                  f"无法按“{s.field}”排序：结果中没有该列。")
+            order.append(sa.desc(cols[s.field]).nulls_last() if s.descending else sa.asc(cols[s.field]).nulls_last())
+        if not order:
+            order = [cols[k] for k in ([self.grain] if self.grain else []) + self.dims]
+        if order:
+            stmt = stmt.order_by(*order)
+        if self.spec.limit is not None:
+            if not (isinstance(self.spec.limit, int) and self.spec.limit > 0):
+                raise InvalidSpec("limit must be a positive whole number.", "行数上限须为正整数。")
+            stmt = stmt.limit(self.spec.limit)
+        return stmt
+
+    def _comparison_offset(self) -> Offset | None:
+        c = self.spec.comparison
+        if c is None:
+            return None
+        if c is Comparison.YOY:
+            return (12, 0)
+        if c is Comparison.MOM:
+            return (1, 0)
+        grain = self.grain
+        if grain is None:
+            tr = self.spec.time_range
+            if tr is None:
+                raise InvalidSpec("Comparing with the previous period needs a time range or a time grain.",
+                                  "与上期对比需要时间范围或时间粒度。")
+            if tr.start.day == 1 and (tr.end + dt.timedelta(days=1)).day == 1:  # whole months: the months before
+                return ((tr.end.year - tr.start.year) * 12 + tr.end.month - tr.start.month + 1, 0)
+            return (0, (tr.end - tr.start).days + 1)
+        return {"day": (0, 1), "week": (0, 7), "month": (1, 0), "quarter": (3, 0), "year": (12, 0)}[grain]
+
+
+# ---- expression plumbing -------------------------------------------------------------------
+# Metric expressions are built as small trees first and rendered once the unit subqueries exist.
+
+@dataclass(frozen=True)
+class _LeafRef:
+    unit: tuple
+    label: str
+
+
+@dataclass(frozen=True)
+class _Binary:
+    op: str
+    left: object
+    right: object
+
+
+@dataclass(frozen=True)
+class _Abs:
+    value: object
+
+
+@dataclass(frozen=True)
+class _Const:
+    value: float
+
+
+@dataclass(frozen=True)
+class _Neg:
+    value: object
+
+
+@dataclass(frozen=True)
+class _Window:
+    value: object
+    period: str
+
+
+def _div(a, b):
+    return _Binary("/", a, b)
+
+
+def _arith(node: exp.Expression, name_to_expr):
+    if isinstance(node, exp.Paren):
+        return _arith(node.this, name_to_expr)
+    if isinstance(node, exp.Column):
+        return name_to_expr(node.name)
+    if isinstance(node, exp.Literal):
+        return _Const(float(node.this))
+    if isinstance(node, exp.Neg):
+        return _Neg(_arith(node.this, name_to_expr))
+    ops = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/"}
+    for cls, op in ops.items():
+        if isinstance(node, cls):
+            return _Binary(op, _arith(node.this, name_to_expr), _arith(node.expression, name_to_expr))
+    raise InvalidSpec(f"'{node.sql()}' is not allowed in a derived metric", f"派生指标中不允许“{node.sql()}”")
+
+
+class _Renderer:
+    def __init__(self, subs: dict, key_cols: dict, dims: list[str]) -> None:
+        self.subs, self.key_cols, self.dims = subs, key_cols, dims
+
+    def __call__(self, e) -> sa.ColumnElement:
+        if isinstance(e, _LeafRef):
+            return self.subs[e.unit].c[e.label]
+        if isinstance(e, _Const):
+            return sa.literal(e.value, sa.Double)
+        if isinstance(e, _Neg):
+            return -self(e.value)
+        if isinstance(e, _Abs):
+            return sa.func.abs(self(e.value))
+        if isinstance(e, _Window):
+            t = self.key_cols[TIME]
+            parts = [self.key_cols[f"d_{d}"] for d in self.dims] + [_trunc(e.period, t)]
+            return sa.func.sum(self(e.value)).over(partition_by=parts, order_by=t)
+        if isinstance(e, _Binary):
+            a, b = self(e.left), self(e.right)
+            if e.op == "/":
+                # Divide as floating point after aggregation; zero denominators give NULL.
+                return sa.cast(a, sa.Double) / sa.func.nullif(sa.cast(b, sa.Double), 0, type_=sa.Double)
+            return {"+": a + b, "-": a - b, "*": a * b}[e.op]
+        raise AssertionError(e)
+
+
+def _col(aliases: dict, ref: semantic.ColumnRef) -> sa.ColumnElement:
+    if ref.coalesce:
+        return sa.func.coalesce(*[_col(aliases, p) for p in ref.coalesce])
+    return aliases[ref.alias].c[ref.column]
+
+
+def _filter_values(values) -> list:
+    out = []
+    for v in values if isinstance(values, (list, tuple)) else (values,):
+        if v is None or isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out.append(str(v))  # dimension values are text
+        else:
+            raise InvalidSpec(f"Filter values must be text, got {v!r}.", f"筛选值必须是文本，收到 {v!r}。")
+    return out
+
+
+def _filter(col: sa.ColumnElement, op: str, values: tuple) -> sa.ColumnElement:
+    v = _filter_values(values)
+    if op in ("in", "not_in", "eq", "ne"):
+        present = [x for x in v if x is not None]
+        has_null = len(present) != len(v)
+        if op in ("in", "eq"):
+            if op == "eq" and len(v) != 1:
+                raise InvalidSpec(f"Filter 'eq' takes one value, got {len(v)}.", f"筛选“eq”只接受一个值，收到 {len(v)} 个。")
+            match = col.in_(present) if present else sa.false()
+            return sa.or_(match, col.is_(None)) if has_null else match
+        if op == "ne" and len(v) != 1:
+            raise InvalidSpec(f"Filter 'ne' takes one value, got {len(v)}.", f"筛选“ne”只接受一个值，收到 {len(v)} 个。")
+        # "not these values" keeps rows without a value (e.g. postings at region level have no department)
+        keep = sa.or_(col.not_in(present), col.is_(None)) if present else sa.true()
+        return sa.and_(keep, col.is_not(None)) if has_null else keep
+    if any(x is None for x in v):
+        raise InvalidSpec(f"Filter '{op}' can't compare with an empty value.", f"筛选“{op}”不能与空值比较。")
+    if op in ("eq", "ne", "gt", "gte", "lt", "lte") and len(v) != 1:
+        raise InvalidSpec(f"Filter '{op}' takes one value, got {len(v)}.", f"筛选“{op}”只接受一个值，收到 {len(v)} 个。")
+    if op == "between" and len(v) != 2:
+        raise InvalidSpec("Filter 'between' takes two values.", "筛选“between”需要两个值。")
+    match op:
+        case "gt":
+            return col > v[0]
+        case "gte":
+            return col >= v[0]
+        case "lt":
+            return col < v[0]
+        case "lte":
+            return col <= v[0]
+        case "between":
+            return col.between(v[0], v[1])
+    raise InvalidSpec(f"Unknown filter '{op}'. Known: {', '.join(semantic.FILTER_OPS)}",
+                      f"未知的筛选方式“{op}”。可用：{', '.join(semantic.FILTER_OPS)}")
+
+
+def _metric_condition(m: Metric, ds: semantic.Dataset, aliases: dict) -> sa.ColumnElement | None:
+    conds = [_filter(_col(aliases, f.column or ds.dimensions[f.dimension]), f.op, f.values) for f in m.filters]
+    return sa.and_(*conds) if conds else None
+
+
+def _rows_any_metric_uses(unit: _Unit, ds: semantic.Dataset, aliases: dict) -> list[sa.ColumnElement]:
+    """When every metric of a unit has its own filter, rows none of them use are left out
+    (e.g. opex by account does not list revenue accounts with an empty value)."""
+    conds = [_metric_condition(m, ds, aliases) for m in unit.leaves.values()]
+    if not conds or any(c is None for c in conds):
+        return []
+    return [sa.or_(*conds)]
+
+
+def _aggregate(node: exp.Expression, cols: dict, cond: sa.ColumnElement | None) -> sa.ColumnElement:
+    """A validated aggregate expression as SQLAlchemy; a metric's filters go inside each aggregate."""
+    def value(n: exp.Expression) -> sa.ColumnElement:
+        if isinstance(n, exp.Paren):
+            return value(n.this)
+        if isinstance(n, exp.Column):
+            return cols[n.name]
+        if isinstance(n, exp.Literal):
+            return sa.literal(float(n.this), sa.Double)
+        if isinstance(n, exp.Neg):
+            return -value(n.this)
+        if isinstance(n, exp.Add):
+            return value(n.this) + value(n.expression)
+        if isinstance(n, exp.Sub):
+            return value(n.this) - value(n.expression)
+        if isinstance(n, exp.Mul):
+            return value(n.this) * value(n.expression)
+        if isinstance(n, exp.Div):
+            return sa.cast(value(n.this), sa.Double) / sa.func.nullif(sa.cast(value(n.expression), sa.Double), 0,
+                                                                        type_=sa.Double)
+        for cls, fname in semantic.ALLOWED_AGGREGATES.items():
+            if isinstance(n, cls):
+                arg = n.this
+                distinct = isinstance(arg, exp.Distinct)
+                inner = value(arg.expressions[0] if distinct else arg)
+                if cond is not None:
+                    inner = sa.case((cond, inner))
+                if distinct:
+                    inner = sa.distinct(inner)
+                return getattr(sa.func, fname)(inner)
+        raise InvalidSpec(f"'{n.sql()}' is not allowed in a metric expression", f"指标表达式中不允许“{n.sql()}”")
+    return value(node)
+
+
+# ---- public API ------------------------------------------------------------------------------
+
+def compile(spec: QuerySpec, user: User | None = None, model: SemanticModel | None = None) -> sa.Select:
+    """One SELECT answering ``spec`` within ``user``'s row scope, with every value bound."""
+    return _Compiler(spec, user, model or default_model()).build()
+
+
+def run(engine: sa.Engine, spec: QuerySpec, user: User | None = None, model: SemanticModel | None = None,
+        limits=None) -> pd.DataFrame:
+    """Compile and execute: the DataFrame has one column per dimension and per metric id."""
+    df = db.run(engine, compile(spec, user, model), limits)
+    for grain in semantic.TIME_GRAINS:
+        if grain in df.columns:
+            df[grain] = pd.to_datetime(df[grain])
+    return df
+
+
+def dimension_values(engine: sa.Engine, dimension: str, user: User | None = None,
+                     model: SemanticModel | None = None, limit: int = 10_000) -> list:
+    """The values of a dimension a user may pick in a filter: only those with rows in their scope.
+
+    Asked through the compiler (a row count of a dataset that has the dimension), so the scope
+    applies exactly as it does to figures.
+    """
+    model = model or default_model()
+    model.dimension(dimension)
+    for m in model.metrics.values():
+        if (m.type is MetricType.SIMPLE and not m.filters and dimension in model.datasets[m.dataset].dimensions
+                and model.datasets[m.dataset].kind is DatasetKind.FLOW
+                and (user is None or user.may_see_metric(m.id, model))):
+            df = run(engine, QuerySpec((m.id,), (dimension,), sort=(Sort(dimension),), limit=limit), user, model)
+            return [v for v in df[dimension].tolist() if v is not None and not pd.isna(v)]
+    raise InvalidSpec(f"No dataset you may read has the dimension '{dimension}'.", f"没有可读的数据集包含维度“{dimension}”。")
+
+
+def sql_text(spec: QuerySpec, engine: sa.Engine, user: User | None = None, model: SemanticModel | None = None) -> str:
+    """The SQL finance can audit, with values inlined for reading (never executed in this form)."""
+    stmt = compile(spec, user, model)
+    return str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
+
+
+def describe(spec: QuerySpec, lang: str = "zh", model: SemanticModel | None = None) -> str:
+    """The spec in one line of words, e.g. '营业收入、毛利率 · 按 区域、月 · 2025-01-01 至 2025-12-31'."""
+    model = model or default_model()
+    zh = lang == "zh"
+    grain_names = {"day": ("日", "day"), "week": ("周", "week"), "month": ("月", "month"),
+                   "quarter": ("季度", "quarter"), "year": ("年", "year")}
+
+    def dim_label(d: str) -> str:
+        if d in grain_names:
+            return grain_names[d][0 if zh else 1]
+        return model.dimension(d).label(lang)
+    parts = [("、" if zh else ", ").join(model.metric(m).label(lang) for m in spec.metrics)]
+    if spec.dimensions:
+        parts.append(("按 " if zh else "by ") + ("、" if zh else ", ").join(dim_label(d) for d in spec.dimensions))
+    if spec.time_range:
+        tr = spec.time_range
+        parts.append(f"{tr.start} 至 {tr.end}" if zh else f"{tr.start} to {tr.end}")
+    ops = {"eq": "=", "ne": "≠", "in": "∈" if not zh else "属于", "not_in": "∉" if not zh else "不属于",
+           "gt": ">", "gte": "≥", "lt": "<", "lte": "≤", "between": "介于" if zh else "between"}
+    for f in spec.filters:
+        vals = ("、" if zh else ", ").join(str(v) for v in f.values)
+        parts.append(f"{dim_label(f.dimension)} {ops.get(f.op, f.op)} {vals}")
+    if spec.comparison:
+        names = {"yoy": ("对比去年同期", "vs same period last year"), "mom": ("对比上月", "vs previous month"),
+                 "previous": ("对比上期", "vs previous period")}
+        parts.append(names[spec.comparison.value][0 if zh else 1])
+    if spec.limit:
+        parts.append(f"前 {spec.limit} 行" if zh else f"top {spec.limit}")
+    return " · ".join(parts)
