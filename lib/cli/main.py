@@ -19,7 +19,7 @@ from lib.cli import scorecard as scorecard_cli
 from lib.core import clock, fmt, secrets_file, store
 from lib.core.errors import WorkbenchError
 from lib.demo import build as demo
-from lib.semantic import asof, metric_store, query
+from lib.semantic import asof, metric_store, periods, query
 from lib.semantic import model as semantic
 from lib.semantic.spec import Comparison, FilterSpec, QuerySpec, Sort, TimeRange
 
@@ -307,7 +307,7 @@ def _query(engine, args) -> int:
     df = query.run(engine, spec, user=user, model=model)
     for grain in semantic.TIME_GRAINS:
         if grain in df.columns:
-            df[grain] = [query.bucket_label(d, grain) for d in df[grain]]
+            df[grain] = [periods.bucket_label(d, grain) for d in df[grain]]
     for col in df.columns:  # money to the cent in machine-readable output (no binary float artefacts)
         base = col.partition("__")[0]
         if base in model.metrics and model.metrics[base].format is semantic.Format.CURRENCY and not col.endswith("__chg"):

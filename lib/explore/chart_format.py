@@ -23,7 +23,7 @@ import pandas as pd
 from lib.core import config, fmt
 from lib.core.i18n import t
 from lib.semantic import model as semantic
-from lib.semantic.query import bucket_label
+from lib.semantic.periods import bucket_label
 from lib.semantic.spec import Calc, Field, InvalidSpec, MoneyScale, NegativeStyle
 
 
@@ -225,7 +225,7 @@ def excel_value(x, fi: FieldInfo) -> float | None:
 
 
 def dim_text(x, fi: FieldInfo) -> str:
-    """A dimension member or time bucket as text (time buckets as ``lib.semantic.query.bucket_label`` writes them)."""
+    """A dimension member or time bucket as text (time buckets as ``lib.semantic.periods.bucket_label`` writes them)."""
     if fi.kind is Kind.TIME:
         return bucket_label(x, fi.column)
     return "—" if _missing(x) else str(x)

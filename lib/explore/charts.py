@@ -3,7 +3,7 @@
 ``render`` draws every mark except table, pivot and KPI (those are ``table``/``pivot``/``kpi``, in
 ``lib.explore.chart_tables`` and re-exported here). Clickable charts carry a point selection named
 ``SELECTION`` ("pick") on the chart's first non-time dimension (else its time field); time buckets
-are drawn as their labels (``lib.semantic.query.bucket_label``: "2025-03", "2025-Q2"), so a selection on a
+are drawn as their labels (``lib.semantic.periods.bucket_label``: "2025-03", "2025-Q2"), so a selection on a
 time field returns that label.
 """
 from __future__ import annotations

@@ -24,7 +24,7 @@ from lib.core import clock, config
 from lib.core.errors import Forbidden, WorkbenchError
 from lib.core.tables.dashboards import dashboard as table
 from lib.core.tables.dashboards import dashboard_seq
-from lib.semantic import asof, query
+from lib.semantic import asof, periods, query
 from lib.semantic import model as semantic
 from lib.semantic.model import SemanticModel
 from lib.semantic.spec import ChartSpec, FilterSpec, QuerySpec, TimeRange
@@ -432,8 +432,8 @@ def _bucket(value, grain: str) -> TimeRange | None:
             ts = pd.Timestamp(value, unit="ms") if isinstance(value, (int, float)) else pd.Timestamp(str(value))
     except (ValueError, TypeError):
         return None
-    start = query.bucket_start(ts.date(), grain)
-    return TimeRange(start, query.next_bucket(start, grain) - dt.timedelta(days=1))
+    start = periods.bucket_start(ts.date(), grain)
+    return TimeRange(start, periods.next_bucket(start, grain) - dt.timedelta(days=1))
 
 
 def cross_filter(chart: ChartSpec, selection: Mapping, model: SemanticModel) -> ChartSpec:

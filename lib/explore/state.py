@@ -269,7 +269,7 @@ def apply_selection(chart: ChartSpec, selection: object, model: SemanticModel, o
 
 
 def _narrow_time(chart: ChartSpec, grain: str, value: object) -> ChartSpec:
-    from lib.semantic.query import bucket_start, next_bucket
+    from lib.semantic.periods import bucket_start, next_bucket
     text = str(value)
     try:
         if isinstance(value, (int, float)):

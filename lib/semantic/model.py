@@ -552,7 +552,7 @@ def _validate_datasets(dims: Mapping[str, Dimension], datasets: Mapping[str, Dat
 def check_simple_expression(text: str, ds: Dataset) -> str | None:
     """Why ``text`` is not an allowed aggregate over ``ds``, or None if it is.
 
-    >>> from lib.semantic import load
+    >>> from lib.semantic.model import load
     >>> sales = load().datasets["sales"]
     >>> check_simple_expression("sum(net_revenue)", sales) is None
     True

@@ -19,18 +19,26 @@ from functools import lru_cache
 import pandas as pd
 import sqlalchemy as sa
 import sqlglot
-from sqlglot import exp
 
 from lib.access.scope import User
 from lib.core import db, schema
 from lib.core.errors import Forbidden
+from lib.semantic import expressions as xp
 from lib.semantic import model as semantic
+from lib.semantic import periods
+from lib.semantic.expressions import TIME
 from lib.semantic.model import DatasetKind, Metric, MetricType, SemanticModel, TimeAgg
+from lib.semantic.periods import (
+    CUMULATIVE_GRAINS,
+    GRAIN_MONTHS,
+    NO_OFFSET,
+    Offset,
+    bucket_start,
+    check_offset,
+    next_bucket,
+)
 from lib.semantic.spec import Comparison, InvalidSpec, QuerySpec, Sort
 
-Offset = tuple[int, int]  # (months, days) to move a period forward
-NO_OFFSET: Offset = (0, 0)
-TIME = "__t"
 NULL_KEY = "\u2205"
 """Stands for NULL in join keys inside the query, so units join with plain (hashable) equality;
 the final select turns it back into NULL."""
@@ -45,117 +53,6 @@ def _key(col: sa.ColumnElement) -> sa.ColumnElement:
 def default_model() -> SemanticModel:
     """The declarations from data/semantic, loaded once per process."""
     return semantic.load()
-
-
-def _offset(text: str | None) -> Offset:
-    parsed = semantic.parse_offset(text)
-    if parsed is None:
-        return NO_OFFSET
-    n, unit = parsed
-    return {"year": (12 * n, 0), "quarter": (3 * n, 0), "month": (n, 0), "week": (0, 7 * n), "day": (0, n)}[unit]
-
-
-def _add(a: Offset, b: Offset) -> Offset:
-    return a[0] + b[0], a[1] + b[1]
-
-
-def _for_grain(off: Offset, grain: str | None) -> Offset:
-    """A year back at week grain is 52 weeks, so weeks still start on Monday."""
-    if grain == "week" and off[0]:
-        return 0, off[1] + (off[0] // 12) * 364
-    return off
-
-
-GRAIN_MONTHS = {"month": 1, "quarter": 3, "year": 12}
-CUMULATIVE_GRAINS = {"year": ("day", "month", "quarter"), "quarter": ("day", "month"), "month": ("day",)}
-
-
-def check_offset(off: Offset, grain: str | None, what: str) -> None:
-    """An offset must move whole buckets of the grain, or buckets would straddle two periods."""
-    if off == NO_OFFSET or grain is None:
-        return
-    months, days = off
-    ok = {"day": months % 12 == 0,
-          "week": months % 12 == 0 and days % 7 == 0,
-          }.get(grain, days == 0 and months % GRAIN_MONTHS.get(grain, 1) == 0)
-    if not ok:
-        step = f"{months} month(s)" if months else f"{days} day(s)"
-        raise InvalidSpec(f"{what} compares with {step} earlier, which is not a whole number of {grain}s: "
-                          "choose a time grain that fits (e.g. month for MoM) or compare with last year.",
-                          f"{what}的对比期间（{step}前）与时间粒度“{grain}”不对齐：请换用匹配的粒度（如环比用月），或与去年同期对比。")
-
-
-def _shift_date(d: dt.date, off: Offset, sign: int = 1) -> dt.date:
-    ts = pd.Timestamp(d) + sign * pd.DateOffset(months=off[0], days=off[1])
-    return ts.date()
-
-
-def _shift_end(d: dt.date, off: Offset, sign: int = 1) -> dt.date:
-    """Shift the inclusive end of a period: the day after it moves, then step back one day,
-    so a month's last day stays its last day (2025-02-28 less a month is 2025-01-31).
-
-    >>> _shift_end(dt.date(2025, 2, 28), (1, 0), -1), _shift_end(dt.date(2025, 2, 28), (12, 0), -1)
-    (datetime.date(2025, 1, 31), datetime.date(2024, 2, 29))
-    >>> _shift_end(dt.date(2025, 2, 15), (1, 0), -1)
-    datetime.date(2025, 1, 15)
-    """
-    return _shift_date(d + dt.timedelta(days=1), off, sign) - dt.timedelta(days=1)
-
-
-def _coarsest(a: str | None, b: str) -> str:
-    order = ("month", "quarter", "year")
-    return b if a is None or order.index(b) > order.index(a) else a
-
-
-def _shift_sql(col: sa.ColumnElement, off: Offset) -> sa.ColumnElement:
-    # Interval literals from integers we computed, never from input.
-    out = col
-    if off[0]:
-        out = out + sa.literal_column(f"INTERVAL '{int(off[0])} months'", sa.Interval)
-    if off[1]:
-        out = out + sa.literal_column(f"INTERVAL '{int(off[1])} days'", sa.Interval)
-    return out
-
-
-def _trunc(grain: str, col: sa.ColumnElement) -> sa.ColumnElement:
-    # The unit as a literal: a bound 'month' breaks GROUP BY on DuckDB. The cast to TIMESTAMP keeps
-    # PostgreSQL from turning a date into timestamptz and doing time-zone arithmetic on every row.
-    return sa.cast(sa.func.date_trunc(sa.literal_column(f"'{grain}'"), sa.cast(col, sa.DateTime)), sa.Date)
-
-
-def bucket_start(d: dt.date, grain: str) -> dt.date:
-    """First day of the bucket holding ``d``."""
-    if grain == "day":
-        return d
-    if grain == "week":
-        return d - dt.timedelta(days=d.weekday())
-    if grain == "month":
-        return d.replace(day=1)
-    if grain == "quarter":
-        return d.replace(month=(d.month - 1) // 3 * 3 + 1, day=1)
-    return d.replace(month=1, day=1)
-
-
-def bucket_label(d, grain: str) -> str:
-    """How a time bucket is written.
-
-    >>> bucket_label(dt.date(2025, 4, 1), "quarter"), bucket_label(dt.date(2025, 1, 1), "year")
-    ('2025-Q2', '2025')
-    """
-    if d is None or pd.isna(d):
-        return "—"
-    d = pd.Timestamp(d)
-    return {"day": f"{d:%Y-%m-%d}", "week": f"{d:%Y-%m-%d}", "month": f"{d:%Y-%m}",
-            "quarter": f"{d.year}-Q{(d.month - 1) // 3 + 1}", "year": f"{d.year}"}[grain]
-
-
-def next_bucket(d: dt.date, grain: str) -> dt.date:
-    if grain == "day":
-        return d + dt.timedelta(days=1)
-    if grain == "week":
-        return d + dt.timedelta(days=7)
-    months = {"month": 1, "quarter": 3, "year": 12}[grain]
-    return (pd.Timestamp(d) + pd.DateOffset(months=months)).date()
 
 
 @dataclass(frozen=True)
@@ -210,10 +107,10 @@ class _Compiler:
         if m.type is MetricType.SIMPLE:
             return self._leaf(m, off, extend_to)
         if m.type is MetricType.RATIO:
-            return _div(self.expr(m.numerator, off, extend_to), self.expr(m.denominator, off, extend_to))
+            return xp.div(self.expr(m.numerator, off, extend_to), self.expr(m.denominator, off, extend_to))
         if m.type is MetricType.DERIVED:
-            names = {name: (inp.metric, _add(off, _offset(inp.offset))) for name, inp in m.inputs.items()}
-            return _arith(sqlglot.parse_one(m.expr), lambda n: self.expr(*names[n], extend_to) if n in names
+            names = {name: (inp.metric, periods.add(off, periods.offset(inp.offset))) for name, inp in m.inputs.items()}
+            return xp.arith(sqlglot.parse_one(m.expr), lambda n: self.expr(*names[n], extend_to) if n in names
                           else self.expr(n, off, extend_to))
         if m.type is MetricType.CUMULATIVE:
             allowed = CUMULATIVE_GRAINS[m.period]
@@ -226,8 +123,8 @@ class _Compiler:
             if self.spec.time_range is None:
                 raise InvalidSpec(f"'{mid}' needs a time range.", f"“{m.label_zh}”需要选择时间范围。")
             self.cumulative = True
-            self.extend_to = _coarsest(self.extend_to, m.period)
-            return _Window(self.expr(m.metric, off, m.period), m.period)
+            self.extend_to = periods.coarsest(self.extend_to, m.period)
+            return xp.Window(self.expr(m.metric, off, m.period), m.period)
         raise AssertionError(m.type)
 
     def _leaf(self, m: Metric, off: Offset, extend_to: str | None) -> sa.ColumnElement:
@@ -236,7 +133,7 @@ class _Compiler:
         key = (ds.id, time_col, off, extend_to)
         unit = self.units.setdefault(key, _Unit(ds, time_col, off, extend_to))
         unit.leaves[m.id] = m
-        return _LeafRef(key, Leaf(m.id, off).label)
+        return xp.LeafRef(key, Leaf(m.id, off).label)
 
     # -- units -------------------------------------------------------------------------------
     def unit_select(self, unit: _Unit, name: str) -> sa.CTE:
@@ -280,12 +177,12 @@ class _Compiler:
             j = joins[alias]
             t = schema.metadata.tables[j.table].alias(alias)
             aliases[alias] = t
-            cond = sa.and_(*[_col(aliases, left) == t.c[right] for left, right in j.on])
+            cond = sa.and_(*[xp.column(aliases, left) == t.c[right] for left, right in j.on])
             src = src.outerjoin(t, cond)
         return src, aliases
 
     def _where(self, ds: semantic.Dataset, aliases: dict) -> list[sa.ColumnElement]:
-        out = [_filter(_col(aliases, ds.dimensions[f.dimension]), f.op, f.values) for f in self.spec.filters]
+        out = [xp.condition(xp.column(aliases, ds.dimensions[f.dimension]), f.op, f.values) for f in self.spec.filters]
         scope = self.user.scope if self.user is not None else None
         if scope is not None:
             if scope.org_unit_ids is not None:
@@ -296,7 +193,7 @@ class _Compiler:
                 if "category" not in ds.dimensions:
                     raise Forbidden(f"Your data scope is limited to categories; {ds.label_en} has no category.",
                                     f"您的数据范围限定在品类内；{ds.label_zh}没有品类维度。")
-                out.append(_col(aliases, ds.dimensions["category"]).in_(sorted(scope.categories)))
+                out.append(xp.column(aliases, ds.dimensions["category"]).in_(sorted(scope.categories)))
         return out
 
     def _needed_aliases(self, unit: _Unit) -> set[str]:
@@ -319,31 +216,31 @@ class _Compiler:
         tr = self.spec.time_range
         if tr is None:
             return None
-        off = _for_grain(unit.offset, self.grain)
-        start = _shift_date(tr.start, off, -1)
+        off = periods.for_grain(unit.offset, self.grain)
+        start = periods.shift_date(tr.start, off, -1)
         if unit.extend_to:  # a running total needs everything since its period began
             start = bucket_start(start, unit.extend_to)
-        return start, _shift_end(tr.end, off, -1)
+        return start, periods.shift_end(tr.end, off, -1)
 
     def _flow_unit(self, unit: _Unit, name: str) -> sa.CTE:
         ds = unit.dataset
         src, aliases = self._tables(ds, self._needed_aliases(unit))
         b = aliases[None]
         tcol = b.c[unit.time_column]
-        off = _for_grain(unit.offset, self.grain)
+        off = periods.for_grain(unit.offset, self.grain)
         cols, group = [], []
         if self.grain:
-            t = _trunc(self.grain, _shift_sql(tcol, off)).label(TIME)
+            t = periods.trunc(self.grain, periods.shift_sql(tcol, off)).label(TIME)
             cols.append(t)
             group.append(t)
         for d in self.dims:
-            c = _key(_col(aliases, ds.dimensions[d])).label(f"d_{d}")
+            c = _key(xp.column(aliases, ds.dimensions[d])).label(f"d_{d}")
             cols.append(c)
             group.append(c)
         base_cols = {n: b.c[n] for n in b.c.keys()}
         for m in unit.leaves.values():
-            cond = _metric_condition(m, ds, aliases)
-            cols.append(_aggregate(sqlglot.parse_one(m.expr), base_cols, cond).label(Leaf(m.id, unit.offset).label))
+            cond = xp.metric_condition(m, ds, aliases)
+            cols.append(xp.aggregate(sqlglot.parse_one(m.expr), base_cols, cond).label(Leaf(m.id, unit.offset).label))
         where = self._where(ds, aliases) + _rows_any_metric_uses(unit, ds, aliases)
         rng = self._range(unit)
         if rng:
@@ -360,7 +257,7 @@ class _Compiler:
         tr = self.spec.time_range
         if tr is None:
             raise InvalidSpec("Balances (AR, inventory) need a time range.", "余额类指标（应收、库存）需要选择时间范围。")
-        off = _for_grain(unit.offset, self.grain)
+        off = periods.for_grain(unit.offset, self.grain)
         rows = []
         if self.grain is None:
             buckets = [(None, tr.start, tr.end)]
@@ -371,7 +268,7 @@ class _Compiler:
                 buckets.append((b, max(b, tr.start), min(nb - dt.timedelta(days=1), tr.end)))
                 b = nb
         for label, start, end in buckets:
-            s, e = _shift_date(start, off, -1), _shift_end(end, off, -1)
+            s, e = periods.shift_date(start, off, -1), periods.shift_end(end, off, -1)
             days = (e - s).days + 1
             rows.append((label, s - dt.timedelta(days=1), "open", days))
             rows.append((label, e, "close", days))
@@ -381,16 +278,16 @@ class _Compiler:
         ds = unit.dataset
         src, aliases = self._tables(ds, self._needed_aliases(unit))
         b = aliases[None]
-        periods = sa.values(sa.column("p_t", sa.Date), sa.column("p_at", sa.Date), sa.column("p_role", sa.String),
-                            sa.column("p_days", sa.Integer), name=f"{name}_periods").data(self._periods(unit))
-        at = periods.c.p_at
+        snapshots = sa.values(sa.column("p_t", sa.Date), sa.column("p_at", sa.Date), sa.column("p_role", sa.String),
+                              sa.column("p_days", sa.Integer), name=f"{name}_periods").data(self._periods(unit))
+        at = snapshots.c.p_at
         if ds.kind is DatasetKind.RECEIVABLE:
             r = {k: b.c[v] for k, v in ds.receivable.items()}
             paid_by_then = sa.case((sa.and_(r["paid"].is_not(None), r["paid"] <= at), r["paid_amount"]), else_=0)
             open_amount = r["amount"] - paid_by_then
             virtual = {"open_amount": open_amount,
                        "overdue_amount": sa.case((r["due"] < at, open_amount), else_=0),
-                       "period_days": periods.c.p_days}
+                       "period_days": snapshots.c.p_days}
             valid = sa.and_(r["issued"] <= at, sa.or_(r["paid"].is_(None), r["paid"] > at, r["paid_amount"] < r["amount"]))
         else:  # snapshot: the latest snapshot on or before the date
             tcol = b.c[ds.time]
@@ -401,19 +298,19 @@ class _Compiler:
                 # Another unit's later count must not decide which count this user sees.
                 latest_q = latest_q.where(inner.c[ds.org_column].in_(sorted(scope.org_unit_ids)))
             latest = latest_q.scalar_subquery()
-            virtual = {"period_days": periods.c.p_days}
+            virtual = {"period_days": snapshots.c.p_days}
             valid = tcol == latest
-        src = src.join(periods, valid)
-        cols = [periods.c.p_t.label(TIME), periods.c.p_role.label("p_role")]
-        group = [periods.c.p_t, periods.c.p_role]
+        src = src.join(snapshots, valid)
+        cols = [snapshots.c.p_t.label(TIME), snapshots.c.p_role.label("p_role")]
+        group = [snapshots.c.p_t, snapshots.c.p_role]
         for d in self.dims:
-            c = _key(_col(aliases, ds.dimensions[d])).label(f"d_{d}")
+            c = _key(xp.column(aliases, ds.dimensions[d])).label(f"d_{d}")
             cols.append(c)
             group.append(c)
         base_cols = {**{n: b.c[n] for n in b.c.keys()}, **virtual}
         for m in unit.leaves.values():
-            cond = _metric_condition(m, ds, aliases)
-            cols.append(_aggregate(sqlglot.parse_one(m.expr), base_cols, cond).label(Leaf(m.id, unit.offset).label))
+            cond = xp.metric_condition(m, ds, aliases)
+            cols.append(xp.aggregate(sqlglot.parse_one(m.expr), base_cols, cond).label(Leaf(m.id, unit.offset).label))
         where = self._where(ds, aliases) + _rows_any_metric_uses(unit, ds, aliases)
         inner_q = sa.select(*cols).select_from(src).where(*where).group_by(*group).subquery(f"{name}_at")
         outer_cols, outer_group = [], []
@@ -451,9 +348,9 @@ class _Compiler:
                 outputs.append((f"{mid}__cmp", prev))
                 m = self.model.metric(mid)
                 if m.format in (semantic.Format.PERCENT, semantic.Format.PERCENT_POINTS):
-                    outputs.append((f"{mid}__chg", _Binary("-", outputs[-2][1], prev)))
+                    outputs.append((f"{mid}__chg", xp.Binary("-", outputs[-2][1], prev)))
                 else:
-                    outputs.append((f"{mid}__chg", _div(_Binary("-", outputs[-2][1], prev), _Abs(prev))))
+                    outputs.append((f"{mid}__chg", xp.div(xp.Binary("-", outputs[-2][1], prev), xp.Abs(prev))))
         subs = {key: self.unit_select(u, f"u{i}") for i, (key, u) in enumerate(self.units.items())}
         keys = ([TIME] if self.grain else []) + [f"d_{d}" for d in self.dims]
         first = next(iter(subs.values()))
@@ -491,7 +388,7 @@ class _Compiler:
             for s in list(subs.values())[1:]:
                 src = src.join(s, sa.true())
             key_cols = {}
-        render = _Renderer(subs, key_cols, self.dims)
+        render = xp.Renderer(subs, key_cols, self.dims)
         out_cols = []
         if self.grain:
             out_cols.append(key_cols[TIME].label(self.grain))
@@ -544,189 +441,15 @@ class _Compiler:
         return {"day": (0, 1), "week": (0, 7), "month": (1, 0), "quarter": (3, 0), "year": (12, 0)}[grain]
 
 
-# ---- expression plumbing -------------------------------------------------------------------
-# Metric expressions are built as small trees first and rendered once the unit subqueries exist.
-
-@dataclass(frozen=True)
-class _LeafRef:
-    unit: tuple
-    label: str
-
-
-@dataclass(frozen=True)
-class _Binary:
-    op: str
-    left: object
-    right: object
-
-
-@dataclass(frozen=True)
-class _Abs:
-    value: object
-
-
-@dataclass(frozen=True)
-class _Const:
-    value: float
-
-
-@dataclass(frozen=True)
-class _Neg:
-    value: object
-
-
-@dataclass(frozen=True)
-class _Window:
-    value: object
-    period: str
-
-
-def _div(a, b):
-    return _Binary("/", a, b)
-
-
-def _arith(node: exp.Expression, name_to_expr):
-    if isinstance(node, exp.Paren):
-        return _arith(node.this, name_to_expr)
-    if isinstance(node, exp.Column):
-        return name_to_expr(node.name)
-    if isinstance(node, exp.Literal):
-        return _Const(float(node.this))
-    if isinstance(node, exp.Neg):
-        return _Neg(_arith(node.this, name_to_expr))
-    ops = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/"}
-    for cls, op in ops.items():
-        if isinstance(node, cls):
-            return _Binary(op, _arith(node.this, name_to_expr), _arith(node.expression, name_to_expr))
-    raise InvalidSpec(f"'{node.sql()}' is not allowed in a derived metric", f"派生指标中不允许“{node.sql()}”")
-
-
-class _Renderer:
-    def __init__(self, subs: dict, key_cols: dict, dims: list[str]) -> None:
-        self.subs, self.key_cols, self.dims = subs, key_cols, dims
-
-    def __call__(self, e) -> sa.ColumnElement:
-        if isinstance(e, _LeafRef):
-            return self.subs[e.unit].c[e.label]
-        if isinstance(e, _Const):
-            return sa.literal(e.value, sa.Double)
-        if isinstance(e, _Neg):
-            return -self(e.value)
-        if isinstance(e, _Abs):
-            return sa.func.abs(self(e.value))
-        if isinstance(e, _Window):
-            t = self.key_cols[TIME]
-            parts = [self.key_cols[f"d_{d}"] for d in self.dims] + [_trunc(e.period, t)]
-            return sa.func.sum(self(e.value)).over(partition_by=parts, order_by=t)
-        if isinstance(e, _Binary):
-            a, b = self(e.left), self(e.right)
-            if e.op == "/":
-                # Divide as floating point after aggregation; zero denominators give NULL.
-                return sa.cast(a, sa.Double) / sa.func.nullif(sa.cast(b, sa.Double), 0, type_=sa.Double)
-            return {"+": a + b, "-": a - b, "*": a * b}[e.op]
-        raise AssertionError(e)
-
-
-def _col(aliases: dict, ref: semantic.ColumnRef) -> sa.ColumnElement:
-    if ref.coalesce:
-        return sa.func.coalesce(*[_col(aliases, p) for p in ref.coalesce])
-    return aliases[ref.alias].c[ref.column]
-
-
-def _filter_values(values) -> list:
-    out = []
-    for v in values if isinstance(values, (list, tuple)) else (values,):
-        if v is None or isinstance(v, str):
-            out.append(v)
-        elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            out.append(str(v))  # dimension values are text
-        else:
-            raise InvalidSpec(f"Filter values must be text, got {v!r}.", f"筛选值必须是文本，收到 {v!r}。")
-    return out
-
-
-def _filter(col: sa.ColumnElement, op: str, values: tuple) -> sa.ColumnElement:
-    v = _filter_values(values)
-    if op in ("in", "not_in", "eq", "ne"):
-        present = [x for x in v if x is not None]
-        has_null = len(present) != len(v)
-        if op in ("in", "eq"):
-            if op == "eq" and len(v) != 1:
-                raise InvalidSpec(f"Filter 'eq' takes one value, got {len(v)}.", f"筛选“eq”只接受一个值，收到 {len(v)} 个。")
-            match = col.in_(present) if present else sa.false()
-            return sa.or_(match, col.is_(None)) if has_null else match
-        if op == "ne" and len(v) != 1:
-            raise InvalidSpec(f"Filter 'ne' takes one value, got {len(v)}.", f"筛选“ne”只接受一个值，收到 {len(v)} 个。")
-        # "not these values" keeps rows without a value (e.g. postings at region level have no department)
-        keep = sa.or_(col.not_in(present), col.is_(None)) if present else sa.true()
-        return sa.and_(keep, col.is_not(None)) if has_null else keep
-    if any(x is None for x in v):
-        raise InvalidSpec(f"Filter '{op}' can't compare with an empty value.", f"筛选“{op}”不能与空值比较。")
-    if op in ("eq", "ne", "gt", "gte", "lt", "lte") and len(v) != 1:
-        raise InvalidSpec(f"Filter '{op}' takes one value, got {len(v)}.", f"筛选“{op}”只接受一个值，收到 {len(v)} 个。")
-    if op == "between" and len(v) != 2:
-        raise InvalidSpec("Filter 'between' takes two values.", "筛选“between”需要两个值。")
-    match op:
-        case "gt":
-            return col > v[0]
-        case "gte":
-            return col >= v[0]
-        case "lt":
-            return col < v[0]
-        case "lte":
-            return col <= v[0]
-        case "between":
-            return col.between(v[0], v[1])
-    raise InvalidSpec(f"Unknown filter '{op}'. Known: {', '.join(semantic.FILTER_OPS)}",
-                      f"未知的筛选方式“{op}”。可用：{', '.join(semantic.FILTER_OPS)}")
-
-
-def _metric_condition(m: Metric, ds: semantic.Dataset, aliases: dict) -> sa.ColumnElement | None:
-    conds = [_filter(_col(aliases, f.column or ds.dimensions[f.dimension]), f.op, f.values) for f in m.filters]
-    return sa.and_(*conds) if conds else None
-
+# ---- rows of a unit ------------------------------------------------------------------------
 
 def _rows_any_metric_uses(unit: _Unit, ds: semantic.Dataset, aliases: dict) -> list[sa.ColumnElement]:
     """When every metric of a unit has its own filter, rows none of them use are left out
     (e.g. opex by account does not list revenue accounts with an empty value)."""
-    conds = [_metric_condition(m, ds, aliases) for m in unit.leaves.values()]
+    conds = [xp.metric_condition(m, ds, aliases) for m in unit.leaves.values()]
     if not conds or any(c is None for c in conds):
         return []
     return [sa.or_(*conds)]
-
-
-def _aggregate(node: exp.Expression, cols: dict, cond: sa.ColumnElement | None) -> sa.ColumnElement:
-    """A validated aggregate expression as SQLAlchemy; a metric's filters go inside each aggregate."""
-    def value(n: exp.Expression) -> sa.ColumnElement:
-        if isinstance(n, exp.Paren):
-            return value(n.this)
-        if isinstance(n, exp.Column):
-            return cols[n.name]
-        if isinstance(n, exp.Literal):
-            return sa.literal(float(n.this), sa.Double)
-        if isinstance(n, exp.Neg):
-            return -value(n.this)
-        if isinstance(n, exp.Add):
-            return value(n.this) + value(n.expression)
-        if isinstance(n, exp.Sub):
-            return value(n.this) - value(n.expression)
-        if isinstance(n, exp.Mul):
-            return value(n.this) * value(n.expression)
-        if isinstance(n, exp.Div):
-            return sa.cast(value(n.this), sa.Double) / sa.func.nullif(sa.cast(value(n.expression), sa.Double), 0,
-                                                                        type_=sa.Double)
-        for cls, fname in semantic.ALLOWED_AGGREGATES.items():
-            if isinstance(n, cls):
-                arg = n.this
-                distinct = isinstance(arg, exp.Distinct)
-                inner = value(arg.expressions[0] if distinct else arg)
-                if cond is not None:
-                    inner = sa.case((cond, inner))
-                if distinct:
-                    inner = sa.distinct(inner)
-                return getattr(sa.func, fname)(inner)
-        raise InvalidSpec(f"'{n.sql()}' is not allowed in a metric expression", f"指标表达式中不允许“{n.sql()}”")
-    return value(node)
 
 
 # ---- public API ------------------------------------------------------------------------------
