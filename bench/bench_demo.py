@@ -17,7 +17,8 @@ sys.path.insert(0, str(ROOT))
 
 CHILD = r"""
 import json, resource, sys, time, datetime as dt
-from lib import demo, store
+from lib.core import store
+from lib.demo import build as demo
 url, rows = sys.argv[1], int(sys.argv[2])
 engine = store.get_engine(url)
 t = time.perf_counter()

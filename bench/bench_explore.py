@@ -79,7 +79,8 @@ CASES = [
 
 BUILD = r"""
 import sys, datetime as dt
-from lib import demo, store
+from lib.core import store
+from lib.demo import build as demo
 engine = store.get_engine(sys.argv[1])
 demo.build(engine, rows=int(sys.argv[2]), as_of=dt.date(2026, 11, 24))
 engine.dispose()

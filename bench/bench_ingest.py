@@ -19,9 +19,10 @@ sys.path.insert(0, str(ROOT))
 
 CHILD = r"""
 import json, resource, sys, time
-from lib import ingest_stream
-from lib import ingest, store
-from lib.access import User
+from lib.ingest import stream as ingest_stream
+from lib.core import store
+from lib.ingest import batch as ingest
+from lib.access.scope import User
 url, path = sys.argv[1], sys.argv[2]
 engine = store.get_engine(url)
 store.init_schema(engine)

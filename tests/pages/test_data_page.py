@@ -160,7 +160,7 @@ def test_a_file_as_is_becomes_a_dataset(monkeypatch, data_url):
 
 PILOT_PROBE = """
 import streamlit as st
-from lib import auth
+from lib.access import auth
 from pages import _shared as sh, _pilot
 
 
