@@ -20,7 +20,7 @@ import sqlalchemy as sa
 import yaml
 
 from lib.access import audit
-from lib.access.scope import Scope, User
+from lib.access.scope import DeniedSource, Scope, User
 from lib.core import clock, config, schema
 from lib.core.errors import Forbidden, WorkbenchError
 from lib.core.tables.access import user_scope, users
@@ -50,13 +50,15 @@ class RoleSpec:
     all_data: bool
     actions: frozenset[str]
     deny_metrics: frozenset[str]
+    deny_sources: tuple[DeniedSource, ...] = ()
 
 
 @lru_cache(maxsize=1)
 def roles() -> dict[Role, RoleSpec]:
     raw = yaml.safe_load(ROLES_FILE.read_text(encoding="utf-8"))["roles"]
     return {Role(k): RoleSpec(Role(k), v["label_zh"], v["label_en"], bool(v.get("all_data")),
-                              frozenset(v.get("actions") or ()), frozenset(v.get("deny_metrics") or ()))
+                              frozenset(v.get("actions") or ()), frozenset(v.get("deny_metrics") or ()),
+                              tuple(DeniedSource.parse(d) for d in v.get("deny_sources") or ()))
             for k, v in raw.items()}
 
 
@@ -275,7 +277,8 @@ def load_user(engine: sa.Engine, username: str) -> User:
             org_ids = [int(e.value) for e in entries if e.kind == "org"]
             cats = [e.value for e in entries if e.kind == "category"]
             scope = Scope(org_unit_ids=subtree_ids(conn, org_ids), categories=frozenset(cats) if cats else None)
-    return User(username=row.username, role=row.role, scope=scope, denied_metrics=spec.deny_metrics)
+    return User(username=row.username, role=row.role, scope=scope, denied_metrics=spec.deny_metrics,
+                denied_sources=spec.deny_sources)
 
 
 def session_valid(engine: sa.Engine, username: str, issued_at: dt.datetime) -> bool:

@@ -11,13 +11,11 @@ from dataclasses import dataclass
 
 import altair as alt
 import pandas as pd
-import sqlglot
-from sqlglot import exp
 
 from lib.core.i18n import t
 from lib.semantic import model as semantic
 from lib.semantic.metric_store import Version, changes
-from lib.semantic.model import DatasetKind, Metric, MetricType, SemanticModel
+from lib.semantic.model import Metric, MetricType, SemanticModel
 from lib.semantic.spec import QuerySpec, TimeRange
 
 SUBJECTS = ("sales", "profit", "expenses", "receivables", "inventory", "budget")
@@ -25,9 +23,6 @@ TREND_MONTHS = 24
 TREND_SERIES = 8
 """Most breakdown members drawn in the trend (the largest by total); the rest are left out."""
 
-# Virtual receivable columns and the role columns (ar_invoice) they are computed from.
-_RECEIVABLE_ROLES = {"open_amount": ("issued", "paid", "amount", "paid_amount"),
-                     "overdue_amount": ("issued", "due", "paid", "amount", "paid_amount")}
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|\S")
 _OPERATORS = {"*": "×", "/": "÷", "-": "−"}
 
@@ -142,32 +137,6 @@ class Lineage:
     used_by: tuple[str, ...]   # metrics that reference it directly
 
 
-def expression_columns(expr: str) -> tuple[str, ...]:
-    """Column names read by an aggregate expression.
-
-    >>> expression_columns("sum(quantity * list_price)")
-    ('quantity', 'list_price')
-    """
-    try:
-        tree = sqlglot.parse_one(expr)
-    except sqlglot.errors.SqlglotError:
-        return ()
-    return tuple(dict.fromkeys(c.name for c in tree.find_all(exp.Column)))
-
-
-def _columns(m: Metric, ds: semantic.Dataset) -> list[str]:
-    cols: list[str] = []
-    for c in expression_columns(m.expr or ""):
-        if ds.kind is DatasetKind.RECEIVABLE and c in _RECEIVABLE_ROLES:
-            cols += [ds.receivable[r] for r in _RECEIVABLE_ROLES[c] if r in ds.receivable]
-        elif c not in semantic.VIRTUAL_COLUMNS[ds.kind]:
-            cols.append(c)
-    cols += [str(f.column) for f in m.filters if f.column]
-    if m.time_column or ds.time:
-        cols.append(m.time_column or ds.time)
-    return cols
-
-
 def lineage(model: SemanticModel, metric_id: str) -> Lineage:
     """Source tables and columns, the metrics used (directly and at the leaves) and the users of a metric.
 
@@ -179,7 +148,7 @@ def lineage(model: SemanticModel, metric_id: str) -> Lineage:
     leaves = model.leaf_metrics(metric_id)
     by_dataset: dict[str, list[str]] = {}
     for leaf in leaves:
-        by_dataset.setdefault(leaf.dataset, []).extend(_columns(leaf, model.datasets[leaf.dataset]))
+        by_dataset.setdefault(leaf.dataset, []).extend(semantic.leaf_columns(leaf, model.datasets[leaf.dataset]))
     sources = tuple(Source(d, model.datasets[d].table, tuple(dict.fromkeys(c))) for d, c in by_dataset.items())
     return Lineage(sources, m.references(), tuple(x.id for x in leaves if x.id != metric_id), model.used_by(metric_id))
 

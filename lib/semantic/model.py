@@ -293,6 +293,10 @@ class SemanticModel:
         order = [*TIME_GRAINS, *self.dimensions]
         return tuple(x for x in order if x in shared)
 
+    def reads_of(self, leaf: Metric) -> set[tuple[str, str]]:
+        """The (table, column) pairs a simple metric reads (see :func:`metric_reads`)."""
+        return metric_reads(leaf, self.datasets[leaf.dataset])
+
     def used_by(self, metric_id: str) -> tuple[str, ...]:
         """Ids of the metrics that reference this one directly."""
         return tuple(m.id for m in self.metrics.values() if metric_id in m.references())
@@ -487,6 +491,58 @@ def dataset_columns(ds: Dataset) -> dict[str | None, set[str]]:
     for j in ds.joins:
         out[j.alias] = _table_columns(j.table) or set()
     return out
+
+
+# Virtual receivable columns and the role columns (ar_invoice) they are computed from.
+RECEIVABLE_ROLES = {"open_amount": ("issued", "paid", "amount", "paid_amount"),
+                    "overdue_amount": ("issued", "due", "paid", "amount", "paid_amount")}
+
+
+def expression_columns(expr: str) -> tuple[str, ...]:
+    """Column names read by an aggregate expression.
+
+    >>> expression_columns("sum(quantity * list_price)")
+    ('quantity', 'list_price')
+    """
+    try:
+        tree = sqlglot.parse_one(expr)
+    except sqlglot.errors.SqlglotError:
+        return ()
+    return tuple(dict.fromkeys(c.name for c in tree.find_all(exp.Column)))
+
+
+def leaf_columns(m: Metric, ds: Dataset) -> list[str]:
+    """Base-table columns a simple metric reads: its expression (virtual balance columns as the columns
+    they are computed from), its column filters on the base table, and its time column."""
+    cols: list[str] = []
+    for c in expression_columns(m.expr or ""):
+        if ds.kind is DatasetKind.RECEIVABLE and c in RECEIVABLE_ROLES:
+            cols += [ds.receivable[r] for r in RECEIVABLE_ROLES[c] if r in ds.receivable]
+        elif c not in VIRTUAL_COLUMNS[ds.kind]:
+            cols.append(c)
+    cols += [str(f.column) for f in m.filters if f.column]
+    if m.time_column or ds.time:
+        cols.append(m.time_column or ds.time)
+    return cols
+
+
+def reads(ds: Dataset, refs: Iterable[ColumnRef]) -> set[tuple[str, str]]:
+    """(table, column) pairs behind column references of a dataset, through its joins."""
+    tables = {None: ds.table} | {j.alias: j.table for j in ds.joins}
+    out: set[tuple[str, str]] = set()
+    for ref in refs:
+        for part in (ref.coalesce or (ref,)):
+            out.add((tables.get(part.alias, ds.table), part.column))
+    return out
+
+
+def metric_reads(m: Metric, ds: Dataset) -> set[tuple[str, str]]:
+    """Every (table, column) a simple metric reads, its filters' joined columns and dimensions included:
+    what access control checks against a role's denied sources."""
+    out = {(ds.table, c) for c in leaf_columns(m, ds)}
+    refs = [f.column for f in m.filters if f.column and f.column.alias]
+    refs += [ds.dimensions[f.dimension] for f in m.filters if f.dimension and f.dimension in ds.dimensions]
+    return out | reads(ds, refs)
 
 
 def _check_ref(ref: ColumnRef, cols: Mapping[str | None, set[str]]) -> str | None:

@@ -86,7 +86,7 @@ class _Compiler:
         for mid in spec.metrics:
             model.metric(mid)
             if user is not None and not user.may_see_metric(mid, model):
-                raise Forbidden(f"Your role may not see the metric '{mid}'.", f"您的角色无权查看指标“{mid}”。")
+                raise _denied_metric(user, model, mid)
         grains = [d for d in spec.dimensions if d in semantic.TIME_GRAINS]
         if len(grains) > 1:
             raise InvalidSpec(f"Use one time grain, not {', '.join(grains)}.", f"只能选择一个时间粒度，而不是 {'、'.join(grains)}。")
@@ -146,6 +146,7 @@ class _Compiler:
                 f"{metrics} ({ds.label_en}) can't be broken down or filtered by {', '.join(dict.fromkeys(missing))}. "
                 f"Its dimensions: {', '.join(ds.dimensions)}.",
                 f"{metrics}（{ds.label_zh}）不能按 {'、'.join(dict.fromkeys(missing))} 拆分或筛选。可用维度：{'、'.join(ds.dimensions)}。")
+        self._check_sources(ds)
         if ds.period_grain == "month":
             tr = self.spec.time_range
             if self.grain in ("day", "week") or (tr is not None and (
@@ -156,6 +157,23 @@ class _Compiler:
         if ds.kind is DatasetKind.FLOW:
             return self._flow_unit(unit, name)
         return self._balance_unit(unit, name)
+
+    def _check_sources(self, ds: semantic.Dataset) -> None:
+        """Refuse a breakdown or filter that reads a source the role denies, and a dataset whose denied rows
+        can't be told apart; the leaves were checked with the metrics (``User.may_see_metric``)."""
+        user = self.user
+        if user is None or not user.denied_sources:
+            return
+        refs = [ds.dimensions[d] for d in self.dims] + [ds.dimensions[f.dimension] for f in self.spec.filters]
+        denial = user.denial(semantic.reads(ds, refs))
+        if denial is not None:
+            raise _forbidden_source(denial)
+        for d in user.row_denials(ds.table):
+            if d.dimension not in ds.dimensions:
+                raise _forbidden_source(d)
+            for f in self.spec.filters:
+                if f.dimension == d.dimension and f.op in ("eq", "in") and any(str(v) in d.values for v in f.values):
+                    raise _forbidden_source(d)
 
     def _tables(self, ds: semantic.Dataset, needed: set[str]) -> tuple[sa.FromClause, dict]:
         base = semantic.base_table(ds).alias("b")
@@ -183,6 +201,10 @@ class _Compiler:
 
     def _where(self, ds: semantic.Dataset, aliases: dict) -> list[sa.ColumnElement]:
         out = [xp.condition(xp.column(aliases, ds.dimensions[f.dimension]), f.op, f.values) for f in self.spec.filters]
+        if self.user is not None:
+            for d in self.user.row_denials(ds.table):  # denied rows, and rows that can't be told apart, left out
+                col = xp.column(aliases, ds.dimensions[d.dimension])
+                out.append(sa.and_(col.is_not(None), col.not_in(sorted(d.values))))
         scope = self.user.scope if self.user is not None else None
         if scope is not None:
             if scope.org_unit_ids is not None:
@@ -205,6 +227,8 @@ class _Compiler:
         scope = self.user.scope if self.user is not None else None
         if scope is not None and scope.categories is not None and "category" in ds.dimensions:
             refs.append(ds.dimensions["category"])
+        if self.user is not None:
+            refs += [ds.dimensions[d.dimension] for d in self.user.row_denials(ds.table)]
         out = set()
         for r in refs:
             for part in (r.coalesce or (r,)):
@@ -441,6 +465,22 @@ class _Compiler:
         return {"day": (0, 1), "week": (0, 7), "month": (1, 0), "quarter": (3, 0), "year": (12, 0)}[grain]
 
 
+# ---- what a role may not read ----------------------------------------------------------------
+
+def _forbidden_source(d) -> Forbidden:
+    return Forbidden(f"Your role may not read {d.label('en')}.", f"您的角色无权读取{d.label('zh')}。")
+
+
+def _denied_metric(user: User, model: SemanticModel, mid: str) -> Forbidden:
+    m = model.metric(mid)
+    for leaf in model.leaf_metrics(mid):
+        d = user.denial(model.reads_of(leaf))
+        if d is not None:
+            return Forbidden(f"Your role may not see {m.label_en}: it reads {d.label('en')}.",
+                             f"您的角色无权查看“{m.label_zh}”：它读取{d.label('zh')}。")
+    return Forbidden(f"Your role may not see the metric '{m.label_en}'.", f"您的角色无权查看指标“{m.label_zh}”。")
+
+
 # ---- rows of a unit ------------------------------------------------------------------------
 
 def _rows_any_metric_uses(unit: _Unit, ds: semantic.Dataset, aliases: dict) -> list[sa.ColumnElement]:
@@ -478,8 +518,10 @@ def dimension_values(engine: sa.Engine, dimension: str, user: User | None = None
     """
     model = model or default_model()
     model.dimension(dimension)
-    for m in model.metrics.values():
-        if (m.type is MetricType.SIMPLE and not m.filters and dimension in model.datasets[m.dataset].dimensions
+    # An unfiltered metric first (every row counts); a filtered one when the role may read no unfiltered one.
+    for m in sorted(model.metrics.values(), key=lambda x: bool(x.filters)):
+        if (m.type is MetricType.SIMPLE and dimension in model.datasets[m.dataset].dimensions
+                and not any(f.dimension == dimension for f in m.filters)
                 and model.datasets[m.dataset].kind is DatasetKind.FLOW
                 and (user is None or user.may_see_metric(m.id, model))):
             df = run(engine, QuerySpec((m.id,), (dimension,), sort=(Sort(dimension),), limit=limit), user, model)
