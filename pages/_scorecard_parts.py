@@ -59,15 +59,20 @@ def ranking_table(totals: pd.DataFrame, key: str, bonus: bool = True) -> None:
 
 
 def lines_table(lines: pd.DataFrame, template: Template, period: Period, key: str,
-                units: tuple[str, ...] = ()) -> None:
+                units: tuple[str, ...] = (), hidden: frozenset[str] = frozenset()) -> None:
     """How every point of one unit was earned: actual, target, rule, score, weight and points (from
     ``scorecard.with_points``: they add up to the total), and where the figure comes from (the Explore
-    chart compares ``units``)."""
+    chart compares ``units``). A ``hidden`` KPI (its metric denied to the reader) shows its name and weight only."""
     lang = sh.lang()
     kpis = {k.id: k for k in template.kpis}
     rows = []
     for x in lines.itertuples():
         k = kpis[x.kpi_id]
+        if x.kpi_id in hidden:
+            rows.append({t("sc.col.kpi"): k.label(lang), t("sc.col.source"): "—", t("sc.col.rule"): "—",
+                         t("sc.col.weight"): float(x.weight), t("sc.col.note"): t("sc.note.hidden"),
+                         "metric_link": None, "explore_link": None})
+            continue
         score = None if pd.isna(x.score) else float(x.score)
         rows.append({
             t("sc.col.kpi"): k.label(lang), t("sc.col.actual"): value(x.actual, k.format),

@@ -222,7 +222,9 @@ def _login_form(key: str) -> User | None:
     if not submitted:
         return None
     try:
-        user = auth.authenticate(engine(), (username or "").strip().lower(), password or "", source="app")
+        # The browser's address keys the back-off (None on localhost): a stranger slows only their own tries.
+        user = auth.authenticate(engine(), (username or "").strip().lower(), password or "", source="app",
+                                 client=st.context.ip_address or "local")
     except auth.AuthError as exc:
         st.error(exc.message(lang()))
         return None

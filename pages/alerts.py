@@ -59,7 +59,7 @@ def _detail(row) -> None:
     if not alerts.may_act(engine, user, alert_id):
         st.caption(sh.t("al.read_only"))
         return
-    people = alerts.assignable(engine)
+    people = alerts.assignable(engine, user, alert_id)
     current = row["assignee"] if row["assignee"] in people else None
     with st.form(key="al_form"):
         status = st.selectbox(sh.t("al.set_status"), STATUSES, index=STATUSES.index(row["status"]), key="al_set_status",

@@ -60,7 +60,7 @@ def show_run(run_id: int) -> None:
     uid = st.selectbox(t("sc.unit"), list(names), format_func=lambda u: names.get(u, str(u)), key="sc_run_unit")
     st.subheader(t("sc.detail", unit=names.get(uid, "")))
     parts.lines_table(v.lines[v.lines["org_unit_id"] == uid], v.template, parse_period(r["period"]),
-                      key=f"sc_run_lines_{run_id}", units=tuple(v.lines["unit"].unique()))
+                      key=f"sc_run_lines_{run_id}", units=tuple(v.lines["unit"].unique()), hidden=v.hidden)
 
 
 def runs_tab(template_id: str | None) -> None:

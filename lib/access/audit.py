@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from lib.core import clock, db
 from lib.core.tables.access import audit, audit_seq  # noqa: F401  (callers read the table here)
 
-ACTIONS = ("login", "login_failed", "logout", "user_create", "user_update", "user_disable", "user_enable",
+ACTIONS = ("login", "login_failed", "login_throttled", "logout", "user_create", "user_update", "user_disable", "user_enable",
            "password_reset", "scope_change", "metric_edit", "metric_restore", "metric_create",
            "query_as", "export", "import", "budget_edit", "scorecard_edit", "scorecard_run", "scorecard_publish",
            "kpi_entry", "alert_rule_edit", "alert_update", "notify_config")

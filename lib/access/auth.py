@@ -2,13 +2,15 @@
 
 Passwords are bcrypt hashes (the format streamlit-authenticator checks). A user's scope is a set
 of org units (each covering its whole subtree) and optionally categories; admins and finance see
-all data. Repeated failed log-ins lock the account for a while. Every change is audited.
+all data. Wrong passwords slow down the client they come from, and many lock the account's password log-in
+for a while (never its open sessions). Every change is audited.
 """
 from __future__ import annotations
 
 import datetime as dt
 import difflib
 import enum
+import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -18,15 +20,25 @@ import bcrypt
 import jwt
 import sqlalchemy as sa
 import yaml
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from lib.access import audit
 from lib.access.scope import DeniedSource, Scope, User
 from lib.core import clock, config, schema
 from lib.core.errors import Forbidden, WorkbenchError
-from lib.core.tables.access import user_scope, users
+from lib.core.tables.access import login_client, user_scope, users
 
 ROLES_FILE = config.DATA_DIR / "roles.yaml"
-MAX_FAILED = 5
+FREE_TRIES = 3
+"""Wrong passwords from one client for one name before it waits: 1 s after the third, doubling up to
+``MAX_WAIT_SECONDS``."""
+MAX_WAIT_SECONDS = 300
+FORGET_AFTER = dt.timedelta(hours=1)
+"""A client's failures older than this are forgotten."""
+KNOWN_CLIENT_DAYS = 30
+"""A client that logged in with the right password within this many days still may while the account is locked."""
+MAX_FAILED = 10
+"""Wrong passwords for one account, from anywhere, that lock its password log-in from unknown clients."""
 LOCK_MINUTES = 15
 MIN_PASSWORD = 10
 _DUMMY_HASH = bcrypt.hashpw(b"no such user", bcrypt.gensalt()).decode()
@@ -242,6 +254,26 @@ def list_users(engine: sa.Engine) -> list[dict]:
     return out
 
 
+def users_covering(engine: sa.Engine, org_unit_id: int | None) -> list[tuple[str, Role]]:
+    """Active users whose rows include ``org_unit_id``, with their roles: every all-data role, and the scoped
+    users one of whose org subtrees holds the unit. By name."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(users.c.username, users.c.role).where(users.c.active.is_(True))
+                            .order_by(users.c.username)).all()
+        scopes = conn.execute(sa.select(user_scope.c.username, user_scope.c.value)
+                              .where(user_scope.c.kind == "org")).all()
+        parent = dict(conn.execute(sa.select(schema.org_unit.c.id, schema.org_unit.c.parent_id)).all())
+    ancestors, cur = set(), org_unit_id
+    while cur is not None and cur not in ancestors:
+        ancestors.add(cur)
+        cur = parent.get(cur)
+    roots: dict[str, set[int]] = {}
+    for name, value in scopes:
+        roots.setdefault(name, set()).add(int(value))
+    return [(r.username, Role(r.role)) for r in rows
+            if roles()[Role(r.role)].all_data or roots.get(r.username, set()) & ancestors]
+
+
 def has_users(engine: sa.Engine) -> bool:
     with engine.connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(users)).scalar_one() > 0
@@ -283,10 +315,11 @@ def load_user(engine: sa.Engine, username: str) -> User:
 
 def session_valid(engine: sa.Engine, username: str, issued_at: dt.datetime) -> bool:
     """False when a log-in or cookie issued at ``issued_at`` was voided since (logout, password reset,
-    disable, lock, role or scope change), or the account is disabled or locked now."""
+    disable, role or scope change), or the account is disabled now. A lock after wrong passwords stops new
+    password log-ins only: it never ends a session opened with the right password."""
     with engine.connect() as conn:
         row = conn.execute(sa.select(users).where(users.c.username == username)).first()
-    if row is None or not row.active or (row.locked_until is not None and row.locked_until > _now()):
+    if row is None or not row.active:
         return False
     return row.sessions_valid_after is None or issued_at >= row.sessions_valid_after
 
@@ -308,50 +341,122 @@ def require(user: User, action: str) -> None:
                         f"您的角色（{user.role}）无权执行此操作：{action}。")
 
 
+def _wait(failures: int) -> dt.timedelta:
+    """The back-off after ``failures`` wrong passwords from one client for one name: none before FREE_TRIES,
+    then 1 s, 2 s, 4 s … up to MAX_WAIT_SECONDS.
+
+    >>> [_wait(n).total_seconds() for n in (1, 2, 3, 4, 5, 11, 40)]
+    [0.0, 0.0, 1.0, 2.0, 4.0, 256.0, 300.0]
+    """
+    if failures < FREE_TRIES:
+        return dt.timedelta(0)
+    return dt.timedelta(seconds=min(2 ** min(failures - FREE_TRIES, 20), MAX_WAIT_SECONDS))
+
+
+def _client_row(conn: sa.Connection, client: str, username: str):
+    c = login_client.c
+    return conn.execute(sa.select(login_client).where(c.client == client, c.username == username)).first()
+
+
+def _client_failed(conn: sa.Connection, client: str, username: str, row, now: dt.datetime) -> None:
+    c = login_client.c
+    fresh = row is not None and row.last_failed_at is not None and now - row.last_failed_at < FORGET_AFTER
+    failures = (row.failures if fresh else 0) + 1
+    values = dict(failures=failures, last_failed_at=now, wait_until=now + _wait(failures))
+    if row is None:  # ON CONFLICT (both stores speak it): a parallel attempt may have inserted it first
+        conn.execute(pg_insert(login_client).values(client=client, username=username, failures=0)
+                     .on_conflict_do_nothing())
+    conn.execute(login_client.update().where(c.client == client, c.username == username).values(**values))
+
+
+def _client_ok(conn: sa.Connection, client: str, username: str, row, now: dt.datetime) -> None:
+    c = login_client.c
+    values = dict(failures=0, last_failed_at=None, wait_until=None, last_ok_at=now)
+    if row is None:
+        conn.execute(pg_insert(login_client).values(client=client, username=username, failures=0)
+                     .on_conflict_do_nothing())
+    conn.execute(login_client.update().where(c.client == client, c.username == username).values(**values))
+
+
+def _minutes(delta: dt.timedelta) -> int:
+    return max(1, -(-int(delta.total_seconds()) // 60))  # rounded up
+
+
 def authenticate(engine: sa.Engine, username: str, password: str, source: str = "app",
-                 now: dt.datetime | None = None) -> User:
-    """Check a log-in; counts failures, locks after ``MAX_FAILED`` for ``LOCK_MINUTES``, audits both outcomes."""
+                 now: dt.datetime | None = None, client: str = "local") -> User:
+    """Check a log-in from ``client`` (the browser's address); audits every outcome.
+
+    Guessing is slowed where it comes from: after FREE_TRIES wrong passwords for a name, that client waits
+    (doubling, up to MAX_WAIT_SECONDS) before its next try is even checked. MAX_FAILED wrong passwords from
+    anywhere lock the account's password log-in for LOCK_MINUTES, except from a client that logged in with the
+    right password within KNOWN_CLIENT_DAYS. Nothing here ends a session that is already open: a stranger can
+    slow a name down, not log its owner out.
+    """
     now = now or _now()
+    client = (client or "local")[:100]
     error: AuthError | None = None
-    generic = AuthError("Wrong user name or password.", "用户名或密码错误。")
     # Failures are committed before the error is raised: a rollback would erase the count and the audit.
     with engine.begin() as conn:
-        row = conn.execute(sa.select(users).where(users.c.username == username)).first()
-        # bcrypt runs for unknown names too, so the time taken doesn't tell which names exist
-        right = verify_password(password, row.password_hash if row is not None else _DUMMY_HASH)
-        if row is None:
-            audit.record(conn, None, "login_failed", None, {"reason": "unknown user"}, source)  # never store what was typed
-            error = generic
-        elif row.locked_until is not None and row.locked_until > now:
-            audit.record(conn, username, "login_failed", username, {"reason": "locked"}, source)
-            if right:  # only the account's owner learns that it is locked, and until when
-                minutes = max(1, -(-int((row.locked_until - now).total_seconds()) // 60))  # rounded up
-                error = AuthError(f"Too many failed attempts: try again in {minutes} minute(s), or ask an admin.",
-                                  f"登录失败次数过多：请 {minutes} 分钟后再试，或联系管理员。")
-            else:
-                error = generic
-        elif not right:
-            # Counted in the database (failed_attempts + 1), so parallel guesses can't overwrite each other.
-            failed = conn.execute(users.update().where(users.c.username == username)
-                                  .values(failed_attempts=users.c.failed_attempts + 1)
-                                  .returning(users.c.failed_attempts)).scalar_one()
-            locked = now + dt.timedelta(minutes=LOCK_MINUTES) if failed >= MAX_FAILED else None
-            if locked:
-                conn.execute(users.update().where(users.c.username == username).values(
-                    failed_attempts=0, locked_until=locked, sessions_valid_after=clock.now_precise()))
-            audit.record(conn, username, "login_failed", username,
-                         {"reason": "password", "locked": bool(locked)}, source)
-            error = generic
-        elif not row.active:
-            audit.record(conn, username, "login_failed", username, {"reason": "disabled"}, source)
-            error = AuthError("This account is disabled: ask an admin.", "该账户已停用，请联系管理员。")
+        key = (username or "")[:64]
+        seen = _client_row(conn, client, key)
+        if seen is not None and seen.wait_until is not None and seen.wait_until > now:
+            audit.record(conn, None, "login_throttled", key or None, {"client": client}, source)
+            seconds = max(1, math.ceil((seen.wait_until - now).total_seconds()))
+            throttled = AuthError(f"Too many wrong passwords from here: try again in {seconds} second(s).",
+                                  f"此处密码错误次数过多：请 {seconds} 秒后再试。")
         else:
-            conn.execute(users.update().where(users.c.username == username)
-                         .values(failed_attempts=0, locked_until=None))
-            audit.record(conn, username, "login", username, None, source)
+            throttled = None
+            error = _check(conn, username, password, client, key, seen, now, source)
+    if throttled is not None:
+        raise throttled
     if error is not None:
         raise error
     return load_user(engine, username)
+
+
+def _check(conn: sa.Connection, username: str, password: str, client: str, key: str, seen, now: dt.datetime,
+           source: str) -> AuthError | None:
+    """The password check of :func:`authenticate` once the client may try: the error to raise, or None."""
+    generic = AuthError("Wrong user name or password.", "用户名或密码错误。")
+    error = None
+    row = conn.execute(sa.select(users).where(users.c.username == username)).first()
+    # bcrypt runs for unknown names too, so the time taken doesn't tell which names exist
+    right = verify_password(password, row.password_hash if row is not None else _DUMMY_HASH)
+    known = (seen is not None and seen.last_ok_at is not None
+             and now - seen.last_ok_at <= dt.timedelta(days=KNOWN_CLIENT_DAYS))
+    if row is None:
+        audit.record(conn, None, "login_failed", None, {"reason": "unknown user"}, source)  # never store what was typed
+        _client_failed(conn, client, key, seen, now)
+        error = generic
+    elif not right:
+        # Counted in the database (failed_attempts + 1), so parallel guesses can't overwrite each other.
+        failed = conn.execute(users.update().where(users.c.username == username)
+                              .values(failed_attempts=users.c.failed_attempts + 1)
+                              .returning(users.c.failed_attempts)).scalar_one()
+        locked = now + dt.timedelta(minutes=LOCK_MINUTES) if failed >= MAX_FAILED else None
+        if locked:  # sessions stay: only the password log-in from unknown clients is stopped
+            conn.execute(users.update().where(users.c.username == username).values(
+                failed_attempts=0, locked_until=locked))
+        _client_failed(conn, client, key, seen, now)
+        audit.record(conn, username, "login_failed", username,
+                     {"reason": "password", "locked": bool(locked), "client": client}, source)
+        error = generic
+    elif row.locked_until is not None and row.locked_until > now and not known:
+        # only the account's owner (the right password) learns that it is locked, and until when
+        audit.record(conn, username, "login_failed", username, {"reason": "locked", "client": client}, source)
+        minutes = _minutes(row.locked_until - now)
+        error = AuthError(f"Too many failed attempts: try again in {minutes} minute(s), or ask an admin.",
+                          f"登录失败次数过多：请 {minutes} 分钟后再试，或联系管理员。")
+    elif not row.active:
+        audit.record(conn, username, "login_failed", username, {"reason": "disabled"}, source)
+        error = AuthError("This account is disabled: ask an admin.", "该账户已停用，请联系管理员。")
+    else:
+        if row.locked_until is None or row.locked_until <= now:
+            conn.execute(users.update().where(users.c.username == username)
+                         .values(failed_attempts=0, locked_until=None))
+        _client_ok(conn, client, key, seen, now)
+        audit.record(conn, username, "login", username, {"client": client}, source)
+    return error
 
 
 def replace_demo_users(conn: sa.Connection, specs: list[dict], password: str) -> int:

@@ -227,6 +227,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                           "en": "{n} entries, newest first (at most {cap} shown)."},
     "admin.action.login": {"zh": "登录", "en": "Log in"},
     "admin.action.login_failed": {"zh": "登录失败", "en": "Failed log-in"},
+    "admin.action.login_throttled": {"zh": "登录过频（已限速）", "en": "Log-in slowed down"},
     "admin.action.logout": {"zh": "退出登录", "en": "Log out"},
     "admin.action.user_create": {"zh": "新建用户", "en": "Create user"},
     "admin.action.user_update": {"zh": "更改角色", "en": "Change role"},

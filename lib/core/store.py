@@ -100,6 +100,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "scorecards: templates, manual KPI values, evaluation runs and their results", scorecard_tables.create_tables),
     Migration(10, "alerts: rules, events, comments", alert_tables.create_tables),
     Migration(11, "notification outbox and user contact addresses", notify_tables.create_tables),
+    Migration(12, "log-in back-off per client", access_tables.create_login_clients),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -133,10 +133,18 @@ def _first(df: pd.DataFrame, col: str) -> float | None:
     return None if pd.isna(v) else float(v)
 
 
-def _budget_targets(run: Runner, tr: TimeRange) -> dict[str, float | None]:
-    """Budget revenue, gross margin and operating profit of the months in ``tr``."""
-    df = run(QuerySpec(("budget",), ("account_type",), (FilterSpec("account_type", "in", ("revenue", "cogs", "opex")),),
-                       tr))
+_BUDGET_TYPES = {"revenue": ("revenue",), "gross_margin": ("revenue", "cogs"),
+                 "operating_profit": ("revenue", "cogs", "opex")}
+"""The account types each budget-based tile's target is computed from."""
+
+
+def _budget_targets(run: Runner, tr: TimeRange, keys: Iterable[str]) -> dict[str, float | None]:
+    """Budget revenue, gross margin and operating profit of the months in ``tr``, for the tiles ``keys``
+    (only their account types are read: a reader denied the cost budget still gets the revenue target)."""
+    types = tuple(dict.fromkeys(x for k in keys for x in _BUDGET_TYPES.get(k, ())))
+    if not types:
+        return {}
+    df = run(QuerySpec(("budget",), ("account_type",), (FilterSpec("account_type", "in", types),), tr))
     b = {r.account_type: float(r.budget) for r in df.itertuples() if not pd.isna(r.budget)}
     rev, cogs, opex = b.get("revenue"), b.get("cogs"), b.get("opex")
     return {
@@ -161,7 +169,7 @@ def build(run: Runner, allowed: Callable[[str], bool] = lambda _: True,
     ly = TimeRange(dt.date(month.year - 1, 1, 1), budget.month_end(dt.date(month.year - 1, month.month, 1)))
     spark_range = TimeRange((pd.Timestamp(month) - pd.DateOffset(months=SPARK_MONTHS - 1)).date(), end)
     shown = [d for d in TILES if allowed(d.metric) and all(allowed(m) for m in d.needs)]
-    targets = _budget_targets(run, ytd) if any(d.basis is Basis.BUDGET for d in shown) else {}
+    targets = _budget_targets(run, ytd, [d.key for d in shown if d.basis is Basis.BUDGET])
     months = pd.date_range(pd.Timestamp(spark_range.start), pd.Timestamp(month), freq="MS")
     tiles = []
     for filters in dict.fromkeys(d.filters for d in shown):   # one query per filter set, not per tile

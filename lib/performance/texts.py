@@ -84,6 +84,9 @@ MESSAGES: dict[str, dict[str, str]] = {
                          "en": "These units have KPIs that could not be scored and are left out of their totals "
                                "(re-weighted over the scored KPIs): {units}. Check before publishing."},
     "sc.stale": {"zh": "数据在评估后已变化，请重新评估。", "en": "The data changed after the evaluation: evaluate again."},
+    "sc.note.hidden": {"zh": "您的角色无权查看该指标：实际值、目标、规则与得分不显示（总分与排名已含此项）",
+                       "en": "your role may not see this metric: its actual, target, rule and score are hidden "
+                             "(the total and rank include it)"},
     "sc.note.manual": {"zh": "手工录入：{who}", "en": "entered by {who}"},
     "sc.rule.higher": {"zh": "越高越好", "en": "higher is better"},
     "sc.rule.lower": {"zh": "越低越好", "en": "lower is better"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 
 from lib.access import auth
@@ -87,8 +88,16 @@ def test_viewer_reads_published_ranking(monkeypatch, sc_url, lang):
     at = _page(monkeypatch, sc_url, "demo_viewer", lang)
     assert "sc_evaluate" not in [b.key for b in at.button]
     assert [s.options for s in at.selectbox if s.key == "sc_run_unit"][0] == (["华南大区"] if lang == "zh" else ["South"])
-    lines = _frame(at, "metric_link").set_index("metric_link")
-    assert lines.iloc[:, 1]["metrics?metric=gross_margin"] == "—"       # cogs is denied to viewers: blanked
+    lines = _frame(at, "metric_link")
+    kpi, rule, score, note = lines.columns[0], lines.columns[6], lines.columns[7], lines.columns[10]
+    gm = lines[lines[kpi] == ("毛利率" if lang == "zh" else "Gross margin")].iloc[0]
+    # cost of sales is denied to viewers: no figure, rule or score to solve the margin back from
+    assert gm[rule] == "—" and pd.isna(gm[score]) and pd.isna(gm["metric_link"]) and pd.isna(gm["explore_link"])
+    assert gm[note] == ("您的角色无权查看该指标：实际值、目标、规则与得分不显示（总分与排名已含此项）" if lang == "zh"
+                        else "your role may not see this metric: its actual, target, rule and score are hidden "
+                             "(the total and rank include it)")
+    revenue = lines[lines["metric_link"] == "metrics?metric=revenue"]
+    assert revenue.notna().all(axis=None) or revenue[score].notna().all()
 
 
 def test_finance_reads_runs_and_manual_entry_in_english(monkeypatch, sc_url):

@@ -27,6 +27,22 @@ user_scope = sa.Table(
     sa.Column("value", sa.String(100), primary_key=True),  # org unit id, or category name
 )
 
+# Failed log-ins per client (browser address) and typed user name: the back-off that slows guessing from one
+# place without locking the account's owner out, and the last good log-in that marks a client as known.
+login_client = sa.Table(
+    "app_login_client", users.metadata,
+    sa.Column("client", sa.String(100), primary_key=True),
+    sa.Column("username", sa.String(64), primary_key=True),   # as typed (lower case): unknown names count too
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last_failed_at", sa.DateTime),
+    sa.Column("wait_until", sa.DateTime),
+    sa.Column("last_ok_at", sa.DateTime),
+)
+
+
+def create_login_clients(conn: sa.Connection) -> None:
+    login_client.create(conn, checkfirst=True)
+
 
 audit_seq = sa.Sequence("app_audit_id_seq", metadata=sa.MetaData())
 audit = sa.Table(

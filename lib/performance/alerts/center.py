@@ -89,9 +89,22 @@ def may_act(engine: sa.Engine, user: User, alert_id: int) -> bool:
         return _may_act(user, _alert_row(conn, alert_id))
 
 
-def assignable(engine: sa.Engine) -> list[str]:
-    """Usernames an alert can be assigned to: active finance, admin and dept_head users."""
-    return [u["username"] for u in auth.list_users(engine) if u["active"] and u["role"] != "viewer"]
+def assignable(engine: sa.Engine, user: User, alert_id: int) -> list[str]:
+    """Who ``user`` may assign the alert to: the users who may act on its rows (finance and admin, and the dept
+    heads whose scope holds its unit). A scoped reader is offered only their scoped colleagues on that unit: the
+    names of finance and admin users are not theirs to browse."""
+    with engine.connect() as conn:
+        row = _alert_row(conn, alert_id)
+    sees_all = auth.may(user, "edit_alert_rules")
+    out = []
+    for name, role in auth.users_covering(engine, row.org_unit_id):
+        spec = auth.roles()[role]
+        if "edit_alert_rules" in spec.actions:
+            if sees_all:
+                out.append(name)
+        elif "comment" in spec.actions:
+            out.append(name)
+    return out
 
 
 def comments(engine: sa.Engine, user: User, alert_id: int) -> pd.DataFrame:
@@ -127,10 +140,9 @@ def update(engine: sa.Engine, user: User, alert_id: int, *, status: str | None =
             conn.execute(alert_comment.insert().values(alert_id=alert_id, created_at=now, username=user.username,
                                                        kind="status", body=f"{row.status} → {st_.value}"))
         if assignee is not None and assignee != (row.assignee or ""):
-            known = {u["username"] for u in auth.list_users(engine) if u["active"]}
-            if assignee not in known:
-                raise InvalidArgument(f"Unknown user {assignee!r}. Known: {', '.join(sorted(known))}.",
-                                      f"未知用户 {assignee!r}。可选：{', '.join(sorted(known))}。")
+            if assignee not in assignable(engine, user, alert_id):   # never lists the names: they aren't all theirs
+                raise InvalidArgument(f"{assignee!r} can't own alert {alert_id}: pick someone who may act on its unit.",
+                                      f"{assignee!r} 不能负责预警 {alert_id}：请选择有权处理该单位的人。")
             changes["assignee"] = assignee
             conn.execute(alert.update().where(alert.c.id == alert_id).values(assignee=assignee))
             conn.execute(alert_comment.insert().values(alert_id=alert_id, created_at=now, username=user.username,

@@ -54,6 +54,9 @@ class RunView:
     totals: pd.DataFrame      # every unit: org_unit_id, unit (maybe anonymised), total, rank, base, bonus, is_own
     own: frozenset[int]       # org units of the user among the run's units (all for finance)
     effective: bool           # the latest published version of its template and period
+    hidden: frozenset[str] = frozenset()
+    """KPIs whose metric the user may not see: their lines carry no actual, target, threshold, stretch, score or
+    points (a score next to its rule solves back to the figure), and the page shows no rule or target source."""
 
 
 def sees_all(user: User) -> bool:
@@ -148,10 +151,14 @@ def run_view(engine: sa.Engine, user: User, run_id: int, lang: str = "zh") -> Ru
         run["pool"] = None
         t = replace(t, bonus=replace(t.bonus, pool=0.0, bases={}))
     model = query.default_model()
-    hidden = lines["metric"].notna() & ~lines["metric"].map(
-        lambda m: user.may_see_metric(m, model) if isinstance(m, str) and m in model.metrics else True)
-    lines.loc[hidden, ["actual", "target", "threshold", "stretch"]] = None
-    return RunView(run, t, lines, tots.drop(columns=["run_id", "unit_en"]), own, newest == run_id)
+    hidden_kpis = frozenset(k.id for k in t.kpis if k.metric and (k.metric not in model.metrics
+                                                                  or not user.may_see_metric(k.metric, model)))
+    hidden = lines["kpi_id"].isin(hidden_kpis) | (lines["metric"].notna() & ~lines["metric"].map(
+        lambda m: user.may_see_metric(m, model) if isinstance(m, str) and m in model.metrics else False))
+    lines.loc[hidden, ["actual", "target", "threshold", "stretch", "score", "points"]] = None
+    lines["hidden"] = hidden
+    hidden_kpis |= frozenset(lines.loc[hidden, "kpi_id"])
+    return RunView(run, t, lines, tots.drop(columns=["run_id", "unit_en"]), own, newest == run_id, hidden_kpis)
 
 
 def latest_ranking(engine: sa.Engine, user: User, lang: str = "zh") -> Ranking | None:

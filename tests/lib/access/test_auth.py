@@ -36,15 +36,25 @@ def test_passwords_are_bcrypt_hashes_never_plain_text(store_with_users):
         auth.add_user(store_with_users, "shorty", "finance", "short")
 
 
+def _guess(e, username: str, times: int, now=None, client: str | None = None) -> None:
+    """Wrong passwords, each from its own client unless ``client`` is given (one client is slowed down)."""
+    for i in range(times):
+        with pytest.raises(auth.AuthError):
+            auth.authenticate(e, username, "not-the-password", now=now, client=client or f"10.0.{i // 250}.{i % 250}")
+
+
 def test_wrong_password_lockout_and_disabled_account(store_with_users):
     e = store_with_users
     now = dt.datetime(2026, 11, 24, 9, 0)
-    for _ in range(auth.MAX_FAILED):
+    auth.authenticate(e, "demo_west", PW, now=now - dt.timedelta(days=3), client="192.168.1.7")  # their own PC
+    for i in range(auth.MAX_FAILED):
         with pytest.raises(auth.AuthError, match="Wrong user name or password"):
-            auth.authenticate(e, "demo_west", "not-the-password", now=now)
-    with pytest.raises(auth.AuthError, match="try again in 15 minute"):
-        auth.authenticate(e, "demo_west", PW, now=now + dt.timedelta(seconds=5))  # even the right one
-    assert auth.authenticate(e, "demo_west", PW, now=now + dt.timedelta(minutes=16)).role == "dept_head"
+            auth.authenticate(e, "demo_west", "not-the-password", now=now, client=f"10.0.0.{i}")
+    with pytest.raises(auth.AuthError, match="try again in 15 minute"):   # even the right one, from elsewhere
+        auth.authenticate(e, "demo_west", PW, now=now + dt.timedelta(seconds=5), client="10.0.0.99")
+    # from the client they logged in from before, the owner still gets in
+    assert auth.authenticate(e, "demo_west", PW, now=now + dt.timedelta(seconds=6), client="192.168.1.7")
+    assert auth.authenticate(e, "demo_west", PW, now=now + dt.timedelta(minutes=16), client="10.0.0.99").role == "dept_head"
     auth.set_active(e, "demo_east", False, actor="demo_admin")
     with pytest.raises(auth.AuthError, match="disabled"):
         auth.authenticate(e, "demo_east", PW)
@@ -52,6 +62,44 @@ def test_wrong_password_lockout_and_disabled_account(store_with_users):
         auth.load_user(e, "demo_east")
     with pytest.raises(auth.AuthError, match="Wrong user name or password"):  # no hint that the user doesn't exist
         auth.authenticate(e, "nobody", PW)
+
+
+def test_wrong_passwords_from_one_client_slow_it_down_and_lock_nobody_out(store_with_users):
+    e = store_with_users
+    t0 = clock.now()
+    # A: the CFO, logged in with the right password
+    auth.authenticate(e, "demo_finance", PW, now=t0, client="10.1.1.1")
+    issued = clock.now_precise()
+    # B: a stranger, five wrong passwords in a row
+    for i in range(5):
+        with pytest.raises(auth.AuthError) as err:
+            auth.authenticate(e, "demo_finance", f"guess-number-{i}", now=t0 + dt.timedelta(seconds=i * 0.1),
+                              client="203.0.113.9")
+        assert ("Wrong user name or password" in str(err.value)) == (i < auth.FREE_TRIES), i
+    # B is slowed: the right password now waits too, and its waits double
+    with pytest.raises(auth.AuthError, match="try again in 1 second"):
+        auth.authenticate(e, "demo_finance", PW, now=t0 + dt.timedelta(seconds=0.5), client="203.0.113.9")
+    audited = audit.entries(e, action="login_throttled")
+    assert len(audited) >= 2 and "203.0.113.9" in audited["detail"].iloc[0]
+    # A's session holds, and A logs in again from A at once
+    assert auth.session_valid(e, "demo_finance", issued)
+    assert auth.authenticate(e, "demo_finance", PW, now=t0 + dt.timedelta(seconds=1), client="10.1.1.1")
+    with e.connect() as conn:
+        row = conn.execute(sa.select(auth.users).where(auth.users.c.username == "demo_finance")).one()
+    assert row.locked_until is None and row.sessions_valid_after is None
+    # B waits its turn: after the wait it may try again, and is slowed more after a further failure
+    later = t0 + dt.timedelta(seconds=10)
+    with pytest.raises(auth.AuthError, match="Wrong user name or password"):
+        auth.authenticate(e, "demo_finance", "guess-6", now=later, client="203.0.113.9")
+    with pytest.raises(auth.AuthError, match="try again in 2 second"):
+        auth.authenticate(e, "demo_finance", PW, now=later + dt.timedelta(seconds=0.2), client="203.0.113.9")
+    # an hour later the client is forgotten
+    assert auth.authenticate(e, "demo_finance", PW, now=later + dt.timedelta(hours=2), client="203.0.113.9")
+    # even a locked account keeps its open sessions
+    _guess(e, "demo_finance", auth.MAX_FAILED, now=later + dt.timedelta(hours=3))
+    with e.connect() as conn:
+        row = conn.execute(sa.select(auth.users).where(auth.users.c.username == "demo_finance")).one()
+    assert row.locked_until is not None and auth.session_valid(e, "demo_finance", issued)
 
 
 def test_every_audited_action_is_recorded(store_with_users):
@@ -260,23 +308,26 @@ def test_logout_reset_disable_lock_and_role_changes_void_earlier_sessions(store_
         void()
         assert not auth.session_valid(e, "demo_east", issued)
     issued = clock.now_precise()
-    for _ in range(auth.MAX_FAILED):
-        with pytest.raises(auth.AuthError):
-            auth.authenticate(e, "demo_west", "wrong-password!")
-    assert not auth.session_valid(e, "demo_west", issued)  # locked: open sessions end too
+    _guess(e, "demo_west", auth.MAX_FAILED)
+    assert auth.session_valid(e, "demo_west", issued)  # locked: new password log-ins stop, open sessions hold
 
 
 def test_messages_do_not_tell_which_user_names_exist(store_with_users):
     e = store_with_users
     generic = "Wrong user name or password."
     auth.set_active(e, "demo_east", False)
-    for _ in range(auth.MAX_FAILED):
-        with pytest.raises(auth.AuthError):
-            auth.authenticate(e, "demo_west", "wrong-password!")
+    _guess(e, "demo_west", auth.MAX_FAILED)
     for user in ("nobody", "demo_east", "demo_west"):  # unknown, disabled, locked: same answer to a wrong password
         with pytest.raises(auth.AuthError) as err:
-            auth.authenticate(e, user, "still-wrong!")
+            auth.authenticate(e, user, "still-wrong!", client="198.51.100.1")
         assert str(err.value) == generic, user
+    now = clock.now()
+    for user in ("nobody", "demo_west"):    # and the back-off is the same for a name that exists and one that doesn't
+        for _ in range(auth.FREE_TRIES):
+            with pytest.raises(auth.AuthError, match="Wrong user name"):
+                auth.authenticate(e, user, "still-wrong!", client="198.51.100.2", now=now)
+        with pytest.raises(auth.AuthError, match="try again in 1 second"):
+            auth.authenticate(e, user, "still-wrong!", client="198.51.100.2", now=now)
     failed = audit.entries(e, action="login_failed")
     assert "nobody" not in set(failed["username"].dropna()) | set(failed["target"].dropna())
 
@@ -285,7 +336,7 @@ def test_failed_attempts_are_counted_by_the_database(store_with_users):
     e = store_with_users
     for n in range(1, auth.MAX_FAILED):
         with pytest.raises(auth.AuthError):
-            auth.authenticate(e, "demo_viewer", "wrong-password!")
+            auth.authenticate(e, "demo_viewer", "wrong-password!", client=f"10.2.0.{n}")
         with e.connect() as conn:
             row = conn.execute(sa.select(auth.users).where(auth.users.c.username == "demo_viewer")).one()
         assert (row.failed_attempts, row.locked_until) == (n, None)

@@ -17,7 +17,7 @@ from lib.access import audit, auth
 from lib.access.scope import User
 from lib.cli import alerts as alerts_cli
 from lib.core import store
-from lib.core.errors import Forbidden
+from lib.core.errors import Forbidden, InvalidArgument
 from lib.core.tables.alerts import alert, alert_rule
 from lib.demo import build as demo
 from lib.performance.alerts import admin as alert_admin
@@ -139,6 +139,25 @@ def test_people_see_and_act_within_their_scope(wb):
     assert (audit.entries(wb, "demo_west", "alert_update")["target"] == f"alert:{ids['西部大区']}").any()
     alerts.run_all(wb, as_of=AS_OF)                              # still breaching: stays acknowledged, one alert
     assert _of_rule(wb, rid).set_index("member").loc["西部大区", "status"] == "acknowledged"
+
+
+def test_the_assignee_picker_offers_only_who_may_own_the_alerts_rows(wb):
+    rid = _save(wb, "t-assign", kind="threshold", metric="revenue", value=0, dimension="region", window="last_month")
+    alerts.run_all(wb, as_of=AS_OF)
+    ids = _of_rule(wb, rid).set_index("member")["id"]
+    west_alert, east_alert = int(ids["西部大区"]), int(ids["华东大区"])
+    west, finance = auth.load_user(wb, "demo_west"), auth.load_user(wb, "demo_finance")
+    # a dept head sees only the dept heads of the alert's unit: no finance or admin names, no other region
+    assert alerts.assignable(wb, west, west_alert) == ["demo_west"]
+    assert alerts.assignable(wb, finance, east_alert) == ["demo_admin", "demo_east", "demo_finance"]
+    assert alerts.assignable(wb, finance, west_alert) == ["demo_admin", "demo_finance", "demo_west"]
+    with pytest.raises(InvalidArgument) as err:   # and the refusal doesn't list who exists
+        alerts.update(wb, west, west_alert, assignee="demo_finance")
+    assert "demo_admin" not in str(err.value) and "demo_east" not in err.value.message("zh")
+    with pytest.raises(InvalidArgument):
+        alerts.update(wb, finance, west_alert, assignee="demo_east")     # east may not act on the west's rows
+    alerts.update(wb, finance, west_alert, assignee="demo_west")
+    alerts.update(wb, west, west_alert, assignee="demo_west")            # unchanged: fine
 
 
 def test_a_broken_rule_is_reported_and_the_others_still_run(wb):

@@ -172,9 +172,19 @@ def test_dept_head_sees_own_lines_and_the_ranking_as_configured(sc_engine, users
     assert "pool —" in out.getvalue() and "600000" not in out.getvalue()
     with pytest.raises(Forbidden):   # no unit of theirs in the head-office template
         scorecard.run_view(sc_engine, east, cc_run)
-    gm = scorecard.run_view(sc_engine, viewer, region_run).lines.set_index("kpi_id")
-    assert pd.isna(gm.loc["gross_margin", "actual"]) and gm.loc["gross_margin", "score"] >= 0   # cogs denied: blanked
-    assert gm.loc["revenue_vs_budget", "actual"] > 0
+    # The viewer may not see gross margin (cost of sales denied). The found leak: the line's score next to its
+    # rule (threshold 90 % × target = 0, target = 100) solved back to the margin. Now nothing of it is shown
+    # but the KPI and its weight; the unit's total still counts it.
+    vv = scorecard.run_view(sc_engine, viewer, region_run)
+    fv = scorecard.run_view(sc_engine, fin, region_run)
+    gm = vv.lines.set_index("kpi_id")
+    assert "gross_margin" in vv.hidden and "revenue_vs_budget" not in vv.hidden
+    assert gm.loc["gross_margin", ["actual", "target", "threshold", "stretch", "score", "points"]].isna().all()
+    assert gm.loc["gross_margin", "hidden"] and not gm.loc["revenue_vs_budget", "hidden"]
+    assert gm.loc["revenue_vs_budget", "actual"] > 0 and gm.loc["revenue_vs_budget", "score"] >= 0
+    south = fv.lines[fv.lines["unit"] == "华南大区"].set_index("kpi_id")
+    assert south.loc["gross_margin", "score"] >= 0                      # finance sees it, and the totals agree
+    assert vv.totals.set_index("unit")["total"].to_dict() == fv.totals.set_index("unit")["total"].to_dict()
 
 
 def test_latest_ranking_contract(sc_engine, users):
