@@ -42,10 +42,10 @@ class _PgDatabases:
             pytest.fail(f"WORKBENCH_TEST_PG_URL is set but the server can't be reached: {exc}", pytrace=False)
         self.names: list[str] = []
 
-    def new(self) -> str:
+    def new(self, template: str | None = None) -> str:
         name = f"wbtest_{uuid.uuid4().hex[:10]}"
         with self.admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
         self.names.append(name)
         return self.admin.url.set(database=name).render_as_string(hide_password=False)
 
@@ -92,6 +92,43 @@ def demo_url(request, tmp_path_factory) -> str:
     demo.build(engine, rows=DEMO_ROWS, seed=DEMO_SEED, as_of=DEMO_AS_OF)
     engine.dispose()
     return url
+
+
+SMALL_ROWS = 3_000
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def small_demo_template(request, tmp_path_factory) -> tuple[str, str]:
+    """(backend, url) of a 3,000-row demo store built once per backend per session, never opened by a test:
+    per-test stores that write are copies of it (a file copy, or PostgreSQL's CREATE DATABASE … TEMPLATE),
+    a few milliseconds instead of a demo build each."""
+    url = _new_url(request.param, tmp_path_factory, request)
+    engine = store.get_engine(url)
+    demo.build(engine, rows=SMALL_ROWS, as_of=DEMO_AS_OF)
+    engine.dispose()   # no connection may stay open on a template
+    return request.param, url
+
+
+def copy_store(template: tuple[str, str], tmp_path_factory, request) -> str:
+    """A new store holding exactly what ``template`` holds."""
+    import shutil
+
+    backend, url = template
+    if backend == "duckdb":
+        source = sa.engine.make_url(url).database
+        target = tmp_path_factory.mktemp("store") / "wb.duckdb"
+        shutil.copyfile(source, target)
+        if os.path.exists(source + ".wal"):
+            shutil.copyfile(source + ".wal", str(target) + ".wal")
+        return f"duckdb:///{target}"
+    dbs = request.getfixturevalue("pg_databases")
+    return dbs.new(template=sa.engine.make_url(url).database)
+
+
+@pytest.fixture
+def small_demo_url(small_demo_template, tmp_path_factory, request) -> str:
+    """A 3,000-row demo store of the test's own (DuckDB, and PostgreSQL when asked), for tests that write."""
+    return copy_store(small_demo_template, tmp_path_factory, request)
 
 
 @pytest.fixture(scope="session")

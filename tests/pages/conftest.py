@@ -48,13 +48,12 @@ def open_app(monkeypatch, url: str, user: str | None = "demo_finance", lang: str
 
 
 @pytest.fixture
-def own_url(empty_url):
+def own_url(small_demo_url):
     """A small demo store of the test's own (DuckDB, and PostgreSQL when asked), for tests that write."""
-    import datetime as dt
+    return small_demo_url
 
-    from lib.core import store
-    from lib.demo import build as demo
-    engine = store.get_engine(empty_url)
-    demo.build(engine, rows=3000, as_of=dt.date(2026, 11, 24))
-    engine.dispose()
-    return empty_url
+
+def shown(markdown: str) -> str:
+    """What a reader sees of markdown that ``lib.core.fmt.plain`` escaped: the text without its backslashes."""
+    import re
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)

@@ -8,21 +8,20 @@ import pytest
 
 from lib.access import auth
 from lib.core import store
-from lib.demo import build as demo
 from lib.performance.alerts import admin as alert_admin
 from lib.performance.alerts import center as alerts
-from tests.conftest import BACKENDS, _new_url
+from tests.conftest import copy_store
 from tests.pages.conftest import open_app
 
 AS_OF = dt.date(2026, 11, 24)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def alerts_url(request, tmp_path_factory):
-    """A small demo with the demo rules plus one rule that fires for every region, evaluated once."""
-    url = _new_url(request.param, tmp_path_factory, request)
+@pytest.fixture(scope="module")
+def alerts_url(small_demo_template, tmp_path_factory, request):
+    """A small demo (3,000 rows as of AS_OF) with the demo rules plus one rule that fires for every region,
+    evaluated once."""
+    url = copy_store(small_demo_template, tmp_path_factory, request)
     engine = store.get_engine(url)
-    demo.build(engine, rows=3000, as_of=AS_OF)
     alert_admin.seed_demo(engine)
     alert_admin.save_rule(engine, auth.load_user(engine, "demo_admin"), alert_admin.ar.Rule.from_dict(
         {"name": "各区域月收入", "kind": "threshold", "metric": "revenue", "value": 0, "dimension": "region"}))

@@ -3,24 +3,20 @@ publishes; a dept head sees their own lines and the ranking; a viewer reads; the
 on a metric from a link."""
 from __future__ import annotations
 
-import datetime as dt
-
 import pandas as pd
 import pytest
 
 from lib.access import auth
 from lib.core import store
-from lib.demo import build as demo
 from lib.performance.scorecards import center as scorecard
-from tests.conftest import BACKENDS, _new_url
+from tests.conftest import copy_store
 from tests.pages.conftest import open_app
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def sc_url(request, tmp_path_factory):
-    url = _new_url(request.param, tmp_path_factory, request)
+@pytest.fixture(scope="module")
+def sc_url(small_demo_template, tmp_path_factory, request):
+    url = copy_store(small_demo_template, tmp_path_factory, request)   # 3,000 rows as of 2026-11-24
     engine = store.get_engine(url)
-    demo.build(engine, rows=3000, as_of=dt.date(2026, 11, 24))
     scorecard.seed_demo(engine)  # a no-op when demo.build already seeds the scorecards
     engine.dispose()
     return url

@@ -11,21 +11,21 @@ import sqlalchemy as sa
 
 from lib.access import audit, auth
 from lib.cli import main as cli
-from lib.core import clock
+from lib.core import clock, store
 from lib.core.errors import Forbidden, WorkbenchError
-from lib.demo import build as demo
 from lib.semantic import query
 from lib.semantic.spec import FilterSpec, InvalidSpec, QuerySpec, Sort, TimeRange
-from tests.conftest import DEMO_AS_OF
 
 PW = "yecai-demo-2026"
 Y2025 = TimeRange(dt.date(2025, 1, 1), dt.date(2025, 12, 31))
 
 
 @pytest.fixture
-def store_with_users(empty_engine):
-    demo.build(empty_engine, rows=3_000, as_of=DEMO_AS_OF)
-    return empty_engine
+def store_with_users(small_demo_url):
+    """A 3,000-row demo store with its demo users, of the test's own."""
+    engine = store.get_engine(small_demo_url)
+    yield engine
+    engine.dispose()
 
 
 def test_passwords_are_bcrypt_hashes_never_plain_text(store_with_users):

@@ -20,19 +20,17 @@ from lib.access import auth
 from lib.cli import scorecard as scorecard_cli
 from lib.core import clock, schema, store
 from lib.core.errors import Forbidden, InvalidArgument
-from lib.demo import build as demo
 from lib.performance.scorecards import center as scorecard
 from lib.performance.scorecards import evaluate as scorecard_eval
 from lib.performance.scorecards.defs import parse_period, parse_template
 from lib.semantic import query
 from lib.semantic.spec import FilterSpec, QuerySpec, TimeRange
-from tests.conftest import BACKENDS, _new_url
+from tests.conftest import copy_store
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def sc_engine(request, tmp_path_factory):
-    engine = store.get_engine(_new_url(request.param, tmp_path_factory, request))
-    demo.build(engine, rows=3000, as_of=dt.date(2026, 11, 24))
+@pytest.fixture(scope="module")
+def sc_engine(small_demo_template, tmp_path_factory, request):
+    engine = store.get_engine(copy_store(small_demo_template, tmp_path_factory, request))  # 3,000 rows, 2026-11-24
     scorecard.seed_demo(engine)  # a no-op when demo.build already seeds the scorecards
     yield engine
     engine.dispose()
