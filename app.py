@@ -35,7 +35,7 @@ with st.sidebar:
 user = sh.gate()  # stops the run with the log-in form until someone is logged in
 with st.sidebar:
     st.caption(sh.t("login.as", name=user.username, role=user.role))
-    st.caption(sh.scope_label(user))
+    st.caption(sh.plain(sh.scope_label(user)))
 sh.logout_button()
 
 cockpit = st.Page("pages/overview.py", title=sh.t("nav.overview"), icon=":material/dashboard:", url_path="overview")

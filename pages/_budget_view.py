@@ -118,9 +118,9 @@ def _do(fn, ok_text, select: bool = False) -> None:
         out = fn()
     except LinesRejected as exc:
         st.session_state["bud_v_problems"] = exc.problems
-        st.session_state["bud_v_flash"] = ("error", exc.message(sh.lang()))
+        st.session_state["bud_v_flash"] = ("error", sh.message(exc))
     except WorkbenchError as exc:
-        st.session_state["bud_v_flash"] = ("error", exc.message(sh.lang()))
+        st.session_state["bud_v_flash"] = ("error", sh.message(exc))
     else:
         st.session_state.pop("bud_v_problems", None)
         st.session_state["bud_v_flash"] = ("success", ok_text(out))

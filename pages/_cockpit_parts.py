@@ -107,7 +107,7 @@ def ranking(limit: int = 10) -> None:
         st.info(sh.t("cockpit.ranking.none"))
         return
     status = sh.t("cockpit.ranking.published" if r.status == "published" else "cockpit.ranking.draft")
-    st.caption(sh.t("cockpit.ranking.caption", template=r.template, period=r.period, status=status))
+    st.caption(sh.t("cockpit.ranking.caption", template=sh.plain(r.template), period=r.period, status=status))
     top = r.frame.sort_values("rank").head(limit)
     st.dataframe(pd.DataFrame({
         sh.t("cockpit.col.rank"): top["rank"].astype(int),

@@ -11,8 +11,8 @@ from lib.core.errors import WorkbenchError
 from lib.explore import charts, export
 from lib.explore import dashboards as dash
 from lib.explore import evaluate as explore
-from lib.semantic import metric_view, query
 from lib.semantic import model as semantic
+from lib.semantic import query
 from lib.semantic.spec import ChartSpec, Mark
 from pages import _shared as sh
 
@@ -122,22 +122,22 @@ def render_tile(d: dash.Dashboard, i: int, filters: dash.DashboardFilters, click
     """Draw tile ``i`` under the dashboard and click filters; returns (title, chart or DataFrame) for the PDF."""
     tile, model, lang = d.tiles[i], sh.model(), sh.lang()
     title = dash.tile_title(tile, model, lang)
-    shown = metric_view.markdown_escape(title)  # titles and notes are user text
+    shown = sh.plain(title)  # titles and notes are user text
     st.markdown(f"## {shown}" if big else f"**{shown}**")
     try:
         chart = dash.cross_filter(dash.apply_filters(tile.chart, filters, model), clicks, model)
         data = explore.evaluate(chart, sh.run, model, lang)
         out = _draw(d, i, chart, data, model, big)
-        st.caption(explore.caption(chart, model, lang))  # describe(spec), plus top N and quick calcs
+        st.caption(sh.plain(explore.caption(chart, model, lang)))  # describe(spec), plus top N and quick calcs
     except WorkbenchError as exc:
-        st.warning(t("dash.tile.error", msg=exc.message(lang)))
+        st.warning(t("dash.tile.error", msg=sh.message(exc)))
         out = None
     dims = dash.chart_dimensions(tile.chart, model)
     ignored = dict.fromkeys([*dash.ignored_filters(tile.chart, filters, model), *(x for x in clicks if x not in dims)])
     if ignored:
         st.caption(t("dash.ignored", dims=("、" if lang == "zh" else ", ").join(_dim_label(x, model) for x in ignored)))
     if show_note and (tile.note or tile.chart.note):
-        st.info(metric_view.markdown_escape(tile.note or tile.chart.note))
+        st.info(sh.plain(tile.note or tile.chart.note))
     return (title, out) if out is not None else None
 
 

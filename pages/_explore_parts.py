@@ -86,7 +86,7 @@ def init_from_link() -> None:
     ss["_ex_ff"] = ()
     ss["_ex_gen"] = 0
     if parsed.problems:
-        ss["_ex_flash"] = t("explore.bad_link", problems="; ".join(parsed.problems))
+        ss["_ex_flash"] = t("explore.bad_link", problems=sh.plain("; ".join(parsed.problems)))
 
 
 def set_chart(new: ChartSpec, remount: bool = False) -> None:

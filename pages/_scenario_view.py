@@ -111,7 +111,7 @@ def render() -> None:
                 name, drivers = _drivers(i, base)
             scenarios[name if name not in scenarios else f"{name} ({i + 1})"] = drivers
         st.dataframe(sc.comparison_frame(sc.compare(base, scenarios), sh.lang()), hide_index=True, key="scn_table")
-        st.caption("  \n".join(query.describe(s, sh.lang(), sh.model()) for s in base.specs))
+        st.caption("  \n".join(sh.plain(query.describe(s, sh.lang(), sh.model())) for s in base.specs))
         sh.explain(base.specs[0], key="scn_explain")
         _save(base, scenarios)
     except WorkbenchError as exc:

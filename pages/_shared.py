@@ -13,8 +13,9 @@ from lib.access import auth
 from lib.access.scope import User
 from lib.core import clock, config, i18n, secrets_file, store, versions
 from lib.core.errors import Forbidden, WorkbenchError
+from lib.core.fmt import plain
 from lib.finance import cockpit, overview
-from lib.semantic import asof, metric_store, metric_view, query
+from lib.semantic import asof, metric_store, query
 from lib.semantic.model import SemanticModel
 from lib.semantic.spec import QuerySpec
 
@@ -152,7 +153,7 @@ def gate() -> User:
             st.info(t("login.no_users"))
             st.stop()
     except WorkbenchError as exc:
-        st.error(exc.message(lang()))
+        st.error(message(exc))
         st.stop()
     ss = st.session_state
     if ss.get("_logged_out"):
@@ -223,10 +224,11 @@ def _login_form(key: str) -> User | None:
         return None
     try:
         # The browser's address keys the back-off (None on localhost): a stranger slows only their own tries.
+        ip = st.context.ip_address
         user = auth.authenticate(engine(), (username or "").strip().lower(), password or "", source="app",
-                                 client=st.context.ip_address or "local")
+                                 client=ip if isinstance(ip, str) and ip else "local")
     except auth.AuthError as exc:
-        st.error(exc.message(lang()))
+        st.error(message(exc))
         return None
     token, issued = auth.issue_token(user.username, key, COOKIE_DAYS)
     st.session_state.update(_user=user, _issued_at=issued, _logged_out=False, _cookie=token)
@@ -259,7 +261,7 @@ def logout_button() -> None:
 def explain(spec: QuerySpec, key: str) -> None:
     """"Explain this number": the question in words, the SQL finance can audit, and the spec."""
     with st.expander(t("metrics.explain"), key=key):
-        st.markdown(metric_view.markdown_escape(query.describe(spec, lang(), model())))
+        st.markdown(plain(query.describe(spec, lang(), model())))
         try:
             st.caption(t("metrics.explain.sql"))
             st.code(query.sql_text(spec, engine(), user=current_user(), model=model()), language="sql")
@@ -269,6 +271,11 @@ def explain(spec: QuerySpec, key: str) -> None:
         st.code(json.dumps(spec.to_dict(), ensure_ascii=False, indent=2), language="json")
 
 
+def message(exc: WorkbenchError) -> str:
+    """An error's message in the reader's language, as plain text: it may quote what a user typed."""
+    return plain(exc.message(lang()), code=True)
+
+
 def show_error(exc: WorkbenchError) -> None:
     sep = "：" if lang() == "zh" else ": "
-    st.error(f"{t('error.store')}{sep}{exc.message(lang())}")
+    st.error(f"{t('error.store')}{sep}{message(exc)}")

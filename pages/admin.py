@@ -25,7 +25,7 @@ st.title(t("admin.title"))
 try:  # the menu hides this page from other roles; its URL must refuse them too
     auth.require(sh.current_user(), "manage_users")
 except Forbidden as exc:
-    st.error(t("admin.forbidden", reason=exc.message(lang)))
+    st.error(t("admin.forbidden", reason=sh.message(exc)))
     st.stop()
 actor = sh.current_user().username
 ROLES = [r.value for r in auth.roles()]
@@ -36,7 +36,7 @@ def _write(do, done: str, secret: tuple[str, str] | None = None, clear: str | No
     try:
         do()
     except WorkbenchError as exc:
-        ss["admin_flash"] = ("error", exc.message(lang), None)
+        ss["admin_flash"] = ("error", sh.message(exc), None)
         return False
     ss["admin_flash"] = ("success", done, secret)
     for k in [k for k in ss if clear and str(k).startswith(clear)]:

@@ -8,7 +8,6 @@ from lib.core import clock
 from lib.core.errors import WorkbenchError
 from lib.core.tables.alerts import Status
 from lib.performance.alerts import center as alerts
-from lib.semantic import metric_view
 from pages import _alerts_rules, _outbox_view
 from pages import _shared as sh
 
@@ -47,7 +46,7 @@ def _run_controls() -> None:
 
 def _detail(row) -> None:
     alert_id = int(row["id"])
-    esc = metric_view.markdown_escape   # rule names and units are typed by people: shown, never interpreted
+    esc = sh.plain   # rule names and units are typed by people: shown, never interpreted
     st.markdown(f"**#{alert_id} · {esc(str(row['rule']))} · {esc(str(row['unit']))}**  \n{esc(str(row['message']))}")
     params = dict(urllib.parse.parse_qsl(row["link"].split("?", 1)[1])) if "?" in row["link"] else {}
     st.page_link("pages/explore.py", label=sh.t("al.open_chart"), icon=":material/monitoring:", query_params=params)

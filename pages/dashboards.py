@@ -4,7 +4,7 @@ import streamlit as st
 from lib.access import auth
 from lib.core.errors import WorkbenchError
 from lib.explore import dashboards as dash
-from lib.semantic import metric_view
+from lib.explore.link import parse_dashboard_link
 from pages import _dashboard_parts as parts
 from pages import _shared as sh
 
@@ -17,7 +17,7 @@ def _write(fn, *args, msg: str = "dash.saved", **kw) -> None:
     try:
         fn(engine, user, *args, **kw)
     except WorkbenchError as exc:
-        ss["dash_flash"] = ("error", exc.message(lang))
+        ss["dash_flash"] = ("error", sh.message(exc))
         return
     ss["dash_flash"] = ("success", t(msg))
     for k in [k for k in ss if str(k).startswith("dash_edit_")]:  # tile widgets follow the new order
@@ -29,9 +29,9 @@ def _duplicate(dashboard_id: int) -> None:
     try:
         ss["dash_current"] = dash.duplicate(engine, user, dashboard_id, title)
     except WorkbenchError as exc:
-        ss["dash_flash"] = ("error", exc.message(lang))
+        ss["dash_flash"] = ("error", sh.message(exc))
         return
-    ss["dash_flash"] = ("success", t("dash.duplicated", title=title.strip()))
+    ss["dash_flash"] = ("success", t("dash.duplicated", title=sh.plain(title.strip())))
     ss.pop("dash_pick", None)
 
 
@@ -57,10 +57,12 @@ if not boards:
 
 # A link opens a dashboard (and a presentation page): ?dash=ID&present=1&tile=N
 if ss.get("dash_current") not in boards:
-    want = qp.get("dash", "")
-    ss["dash_current"] = int(want) if want.isdigit() and int(want) in boards else next(iter(boards))
-    ss["dash_presenting"] = qp.get("present") == "1"
-    ss["dash_slide"] = int(qp["tile"]) if qp.get("tile", "").isdigit() else 0
+    link = parse_dashboard_link(qp.to_dict(), boards)
+    ss["dash_current"] = link.dashboard if link.dashboard is not None else next(iter(boards))
+    ss["dash_presenting"] = link.present
+    ss["dash_slide"] = link.tile
+    if link.problems:
+        ss["dash_flash"] = ("warning", t("dash.link.ignored", problems=sh.plain("; ".join(link.problems))))
 if ss.get("dash_pick") != ss["dash_current"]:
     ss["dash_pick"] = ss["dash_current"]
 d = boards[ss["dash_current"]]
@@ -81,11 +83,11 @@ if not present:
     a.selectbox(t("dash.pick"), list(boards), format_func=lambda i: boards[i].title, key="dash_pick",
                 on_change=lambda: ss.update(dash_current=ss["dash_pick"], dash_slide=0))
     b.toggle(t("dash.present"), value=False, key="dash_present_on", on_change=_presenting, args=("dash_present_on",))
-    st.title(metric_view.markdown_escape(d.title))
+    st.title(sh.plain(d.title))
     st.caption(t("dash.owner", owner=d.owner, updated=f"{d.updated_at:%Y-%m-%d %H:%M}") + " · "
                + t("dash.shared" if d.shared else "dash.private"))
 if flash:
-    (st.error if flash[0] == "error" else st.success)(flash[1])
+    {"error": st.error, "warning": st.warning}.get(flash[0], st.success)(flash[1])
 
 fkey = f"dash_filters_{d.id}"
 filters = ss.get(fkey, d.filters) if present else parts.filter_widgets(d, ss.get(fkey, d.filters))
@@ -106,7 +108,7 @@ if present:
     parts.present_chrome()
     n = max(len(d.tiles), 1)
     i = ss["dash_slide"] = max(0, min(n - 1, ss.get("dash_slide", 0)))
-    st.caption(metric_view.markdown_escape(f"{d.title} · {parts.subtitle(resolved)}"))
+    st.caption(sh.plain(f"{d.title} · {parts.subtitle(resolved)}"))
     if d.tiles:
         parts.render_tile(d, i, resolved, parts.others(sel, i), big=True)
     else:
@@ -123,7 +125,7 @@ qp.update(dash=str(d.id))
 for k in ("present", "tile"):
     if k in qp:
         del qp[k]
-st.caption(parts.subtitle(resolved))
+st.caption(sh.plain(parts.subtitle(resolved)))
 editing = editable and st.toggle(t("dash.edit"), key="dash_edit")
 if editing and filters != d.filters:
     st.button(t("dash.filter.save"), key="dash_save_filters",

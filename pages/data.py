@@ -40,7 +40,7 @@ def _attempt(fn, ok_text=None) -> object:
     try:
         out = fn()
     except WorkbenchError as exc:
-        _flash("error", exc.message(lang))
+        _flash("error", sh.message(exc))
         return None
     if ok_text:
         _flash("success", ok_text(out) if callable(ok_text) else ok_text)
@@ -124,7 +124,7 @@ def _import_tab() -> None:
         return
     st.caption(t("data.file_info", rows=len(raw.frame), encoding=raw.encoding or "xlsx", header=raw.header_row + 1))
     if raw.title:
-        st.caption(t("data.title_rows", text=" / ".join(raw.title)))
+        st.caption(t("data.title_rows", text=sh.plain(" / ".join(raw.title))))
     sig = f"{table}:{raw.sha256}:{raw.sheet}"
     if ss.get("data_sig") != sig:  # a new file, sheet or table: start from the suggestions
         _reset("data_map_")

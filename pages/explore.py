@@ -78,7 +78,7 @@ except WorkbenchError as exc:
     sh.show_error(exc)
     st.stop()
 
-st.caption(explore.caption(chart, model, lang))
+st.caption(sh.plain(explore.caption(chart, model, lang)))
 st.caption(t("explore.link"))
 with st.expander(t("explore.view_data"), key="explore_data_box"):
     formatted = charts.table(shown, data, model, lang)

@@ -31,7 +31,7 @@ def dim_label(d: str) -> str:
 
 
 def caption(*specs: QuerySpec) -> None:
-    st.caption("  \n".join(query.describe(s, lang, model) for s in specs))
+    st.caption("  \n".join(sh.plain(query.describe(s, lang, model)) for s in specs))
 
 
 st.title(t("margin.title"))

@@ -45,7 +45,7 @@ def _write(do, mid: str, prefix: str) -> bool:
         ss["metrics_flash"] = ("error", [f"{i.item}: {i.message}" for i in exc.issues])
         return False
     except WorkbenchError as exc:
-        ss["metrics_flash"] = ("error", [exc.message(lang)])
+        ss["metrics_flash"] = ("error", [sh.message(exc)])
         return False
     ss["metrics_flash"] = ("success", [t("metrics.saved", metric=mid, version=v.version)])
     _clear(prefix, keep=("_author",))
@@ -160,7 +160,7 @@ if "metrics_flash" in ss:
     if kind == "success":
         st.success(lines[0])
     else:
-        st.error("\n".join([t("metrics.invalid"), "", *(f"- {mv.markdown_escape(x)}" for x in lines)]))
+        st.error("\n".join([t("metrics.invalid"), "", *(f"- {sh.plain(x)}" for x in lines)]))
 
 deep = st.query_params.get("metric")  # metrics?metric=<id> (from a scorecard line): open on that metric, once
 if deep and ss.get("metrics_deep") != deep:
@@ -201,17 +201,17 @@ mid = st.selectbox(t("metrics.pick"), ids, key="metrics_pick", format_func=lambd
 m = model.metric(mid)
 hist = metric_store.history(sh.engine(), mid)
 
-st.subheader(f"{m.label(lang)} · {m.id}")
+st.subheader(sh.plain(f"{m.label(lang)} · {m.id}"))
 detail, lineage_tab, trend, edit, history = st.tabs(
     [t(f"metrics.tab.{x}") for x in ("detail", "lineage", "trend", "edit", "history")])
 
 with detail:
-    st.markdown(f"**{t('metrics.field.description')}**：{mv.markdown_escape(m.description)}")
+    st.markdown(f"**{t('metrics.field.description')}**：{sh.plain(m.description)}")
     f = mv.formula(m, model, lang)
     st.markdown(f"**{t('metrics.field.formula')}**")
     st.code(f.text, language=None, wrap_lines=True)
     for line in f.details:
-        st.caption(mv.markdown_escape(line))
+        st.caption(sh.plain(line))
     last = hist[0] if hist else None
     changed = (t("metrics.never_changed") if last is None or last.version == 0 else
                f"{last.created_at:%Y-%m-%d %H:%M} · {last.author} · {last.note or ''}")
@@ -220,7 +220,7 @@ with detail:
              ("direction", t(f"metrics.direction.{m.direction.value}")), ("owner", m.owner),
              ("status", t(f"metrics.status.{m.status.value}")),
              ("version", str(last.version if last else 0)), ("last_change", changed)]
-    st.markdown("  \n".join(f"**{t(f'metrics.field.{k}')}**：{mv.markdown_escape(v)}" for k, v in facts))
+    st.markdown("  \n".join(f"**{t(f'metrics.field.{k}')}**：{sh.plain(v)}" for k, v in facts))
 
 with lineage_tab:
     lin = mv.lineage(model, mid)
@@ -230,7 +230,7 @@ with lineage_tab:
     st.markdown(f"**{t('metrics.lineage.sources')}**")
     st.markdown("\n".join(f"- `{s.table}`（{s.dataset}）：{', '.join(f'`{c}`' for c in s.columns)}"
                           for s in lin.sources))
-    st.markdown("  \n".join(f"**{t(f'metrics.lineage.{k}')}**：{mv.markdown_escape(names(getattr(lin, k)))}"
+    st.markdown("  \n".join(f"**{t(f'metrics.lineage.{k}')}**：{sh.plain(names(getattr(lin, k)))}"
                             for k in ("uses", "leaves", "used_by")))
 
 with trend:

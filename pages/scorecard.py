@@ -6,7 +6,6 @@ from lib.access import auth
 from lib.core.errors import WorkbenchError
 from lib.performance.scorecards import center as scorecard
 from lib.performance.scorecards.defs import parse_period
-from lib.semantic import metric_view
 from pages import _scorecard_admin as admin
 from pages import _scorecard_parts as parts
 from pages import _shared as sh
@@ -36,7 +35,7 @@ def show_run(run_id: int) -> None:
                  created_at=f"{r['created_at']:%Y-%m-%d %H:%M}", computed_at=computed, published=published))
     if r["reason"]:
         # typed by finance: shown as text
-        st.caption(t("sc.run.reason", reason=metric_view.markdown_escape(r["reason"])))
+        st.caption(t("sc.run.reason", reason=sh.plain(r["reason"])))
     if r["status"] == "published" and not v.effective:
         st.warning(t("sc.superseded"))
     if can_edit and r["status"] == "draft":
@@ -58,7 +57,7 @@ def show_run(run_id: int) -> None:
         return
     names = dict(zip(own["org_unit_id"], own["unit"]))
     uid = st.selectbox(t("sc.unit"), list(names), format_func=lambda u: names.get(u, str(u)), key="sc_run_unit")
-    st.subheader(t("sc.detail", unit=names.get(uid, "")))
+    st.subheader(t("sc.detail", unit=sh.plain(names.get(uid, ""))))
     parts.lines_table(v.lines[v.lines["org_unit_id"] == uid], v.template, parse_period(r["period"]),
                       key=f"sc_run_lines_{run_id}", units=tuple(v.lines["unit"].unique()), hidden=v.hidden)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 
 def _missing(x: float | None) -> bool:
@@ -94,3 +95,46 @@ def inert_text_columns(frame):
         if out[c].dtype == object or str(out[c].dtype).startswith(("string", "str")):
             out[c] = [cell_text(v) for v in out[c]]
     return out
+
+
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")   # every ASCII punctuation character
+
+
+_CODE = re.compile(r"(`[^`\n]+`)")
+_AUTOLINK = re.compile(r"(?i)(https?|ftp|mailto|www)([:.])|(@|:(?=[a-z_/]))")
+WORD_JOINER = "\u2060"
+"""Invisible, and not a word character: it keeps Streamlit's markdown from finding a URL, an e-mail address or an
+emoji or icon short code (``:smile:``, ``:material/x:``) in text, which it replaces after parsing (backslash escapes
+are gone by then)."""
+
+
+def _unlinked(text: str) -> str:
+    return _AUTOLINK.sub(lambda m: (m.group(1) + WORD_JOINER + m.group(2)) if m.group(1) else m.group(3) + WORD_JOINER,
+                         text)
+
+
+def plain(text: object, code: bool = False) -> str:
+    r"""Text a user typed (a title, note, comment, name, a value from a link or a file), made to show literally
+    where Streamlit reads markdown (titles, captions, st.markdown, messages). Every ASCII punctuation character
+    is backslash-escaped, which CommonMark allows for each of them, so nothing typed forms a link (``http://``,
+    ``www.``), a formula (``$…$``), a colour or icon directive (``:red[…]``, ``:material/…:``), emphasis, a heading,
+    a list, a table or HTML. Streamlit links URLs and e-mail addresses and draws short codes found in the parsed
+    text, escapes or not, so a word joiner (invisible) goes after ``http``, ``www``, ``@`` and a ``:`` before a
+    letter. Line breaks stay line breaks. The one
+    helper for this: pages never escape by hand.
+
+    ``code=True`` keeps `backtick` spans as code (nothing renders inside one): for the workbench's own messages,
+    which quote commands that way and user values inside them.
+
+    >>> plain("见 http://x.cn $\\Huge 紧急$ *速*")
+    '见 http\u2060\\:\\/\\/x\\.cn \\$\\\\Huge 紧急\\$ \\*速\\*'
+    >>> plain("运行 `make run`，收到 'a_b'", code=True)
+    "运行 `make run`，收到 \\'a\\_b\\'"
+    >>> plain(None), plain(3.5)
+    ('', '3\\.5')
+    """
+    if text is None:
+        return ""
+    parts = _CODE.split(str(text)) if code else [str(text)]
+    escaped = "".join(p if code and i % 2 else _PUNCTUATION.sub(r"\\\1", _unlinked(p)) for i, p in enumerate(parts))
+    return escaped.replace("\r\n", "\n").replace("\n", "  \n")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import altair as alt
 import pandas as pd
 
+from lib.core.errors import ResultTooLarge
 from lib.core.i18n import t
 from lib.explore.chart_format import (
     BAR,
@@ -57,6 +58,10 @@ __all__ = ["BAR", "CLICKABLE", "FONTS", "LINE", "NEGATIVE", "OTHER_COLOR", "PALE
 SELECTION = "pick"
 DRAWN = (Mark.BAR, Mark.BAR_STACKED, Mark.LINE, Mark.AREA, Mark.SCATTER, Mark.HEATMAP, Mark.PIE, Mark.DONUT)
 CLICKABLE = tuple(m for m in DRAWN if m is not Mark.AREA)
+MAX_POINTS = alt.data_transformers.options.get("max_rows", 5000)
+"""Rows a chart draws at most: Altair's own limit (5,000), kept on purpose. A browser draws that many marks
+smoothly; above it the chart would be unreadable and slow, so the reader is told to filter, take top N, use a
+coarser grain or read it as a table (which shows up to the query's row cap)."""
 
 
 # -- Show-Me ----------------------------------------------------------------------------------
@@ -368,6 +373,9 @@ def render(chart: ChartSpec, data: pd.DataFrame, model, lang: str = "zh", *, big
     s = _shelves(chart, model, lang)
     used = [*s.cats, *s.metrics, *[i for i in (s.color, s.size, s.facet) if i is not None], *s.tooltip]
     df = _frame(chart, data, used, lang)
+    if len(df) > MAX_POINTS:
+        raise ResultTooLarge(t("charts.error.too_many", "en", n=f"{len(df):,}", most=f"{MAX_POINTS:,}"),
+                             t("charts.error.too_many", "zh", n=f"{len(df):,}", most=f"{MAX_POINTS:,}"))
     if mark in (Mark.BAR, Mark.BAR_STACKED, Mark.LINE, Mark.AREA):
         layers, df, resolve = _xy(chart, s, df, lang, lines=mark in (Mark.LINE, Mark.AREA))
     elif mark is Mark.SCATTER:

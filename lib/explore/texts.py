@@ -141,6 +141,9 @@ MESSAGES: dict[str, dict[str, str]] = {
                                "en": "Put a metric on Rows/Y or Columns/X."},
     "charts.error.unknown_field": {"zh": "未知的字段“{name}”：它既不是指标、维度，也不是时间粒度。",
                                    "en": "Unknown field '{name}': not a metric, a dimension or a time grain."},
+    "charts.error.too_many": {"zh": "该图需要画 {n} 个数据点，超过图表上限 {most} 个：请增加筛选、只保留前 N 项、选择更粗的时间粒度，或改用表格查看。",
+                              "en": "This chart would draw {n} points, more than the {most} a chart shows: add a filter, keep the top N, "
+                                    "use a coarser time grain, or view it as a table."},
     "charts.error.not_drawn": {"zh": "“{mark}”不是图形，请使用表格、透视表或指标卡。",
                                "en": "'{mark}' is not drawn as a chart: use the table, pivot or KPI view."},
     "charts.error.units": {"zh": "数值轴最多放两种单位（如金额和百分比）；请把“{metric}”移到提示信息。",
@@ -174,6 +177,9 @@ MESSAGES: dict[str, dict[str, str]] = {
                                "en": "First {n} of {total} rows shown; export to Excel for all of them."},
     # ---- dashboards (看板) and presentation mode
     "dash.title": {"zh": "看板", "en": "Dashboards"},
+    "dash.link.ignored": {"zh": "链接中有无法识别或您无权打开的内容，已忽略：{problems}",
+                          "en": "Parts of the link were not understood, or are not yours to open, and were ignored: "
+                                "{problems}"},
     "dash.none": {"zh": "还没有看板。在“自助分析”中把图表保存到看板，或请管理员载入示例数据。",
                   "en": "No dashboards yet. Save a chart to a dashboard from Explore, or ask an admin to load the demo."},
     "dash.pick": {"zh": "选择看板", "en": "Dashboard"},

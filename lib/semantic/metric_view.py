@@ -238,14 +238,3 @@ def history_rows(versions: list[Version]) -> list[HistoryRow]:
         rows.append(HistoryRow(v.version, v.action, v.author, f"{v.created_at:%Y-%m-%d %H:%M}" if v.created_at else "",
                                v.note or "", ", ".join(c[0] for c in changes(older, v.definition)) if older else ""))
     return rows
-
-
-def markdown_escape(text: str) -> str:
-    r"""Text shown literally where Streamlit reads markdown (st.markdown, st.error).
-
-    >>> markdown_escape("sum(quantity * list_price)")
-    'sum(quantity \\* list\\_price)'
-    """
-    for ch in "\\`*_[]<>#|":
-        text = text.replace(ch, "\\" + ch)
-    return text

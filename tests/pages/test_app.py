@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from lib.core import fmt
 from tests import expected
-from tests.pages.conftest import open_app
+from tests.pages.conftest import open_app, shown
 
 KPIS = ("revenue", "gross_profit", "gross_margin", "opex", "operating_profit")
 
@@ -61,7 +61,7 @@ def test_a_locked_store_is_an_error_message_not_a_traceback(monkeypatch, duckdb_
     path, _pid = duckdb_held_by_another_process
     at = _app(monkeypatch, f"duckdb:///{path}", user=None).run()
     assert not at.exception
-    assert "另一个进程" in at.error[0].value and "WORKBENCH_DB_URL" in at.error[0].value
+    assert "另一个进程" in at.error[0].value and "WORKBENCH_DB_URL" in shown(at.error[0].value)
 
 
 def test_trend_chart_has_one_bar_per_closed_month(monkeypatch, demo_url, demo_tables):
@@ -89,7 +89,7 @@ def test_without_a_cookie_key_the_app_says_how_to_set_one(monkeypatch, demo_url,
     monkeypatch.setattr(config, "SECRETS_FILE", tmp_path / "secrets.toml")  # no file
     at = open_app(monkeypatch, demo_url, user=None)
     assert not at.exception
-    assert "WORKBENCH_COOKIE_KEY" in at.error[0].value and "lib.cli init" in at.error[0].value
+    assert "WORKBENCH_COOKIE_KEY" in shown(at.error[0].value) and "`python -m lib.cli init`" in at.error[0].value
     assert not at.text_input  # no log-in form without a key
 
 
@@ -115,10 +115,11 @@ def test_a_locked_account_is_told_when_to_come_back(monkeypatch, tmp_path):
     assert "15 分钟后再试" in at.error[0].value and not at.metric
 
 
-def test_a_viewer_sees_revenue_and_expenses_but_no_margins(monkeypatch, demo_url):
+def test_a_viewer_sees_revenue_and_receivables_but_no_costs(monkeypatch, demo_url):
     at = _app(monkeypatch, demo_url, user="demo_viewer").run()
     assert not at.exception and not at.error
-    assert [m.label for m in at.metric] == ["营业收入（累计）", "应收账款周转天数", "营业收入", "期间费用"]
+    # no margins (cost of sales) and no expenses (GL postings): README's access table
+    assert [m.label for m in at.metric] == ["营业收入（累计）", "应收账款周转天数", "营业收入"]
     assert len(at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")) == 1
 
 

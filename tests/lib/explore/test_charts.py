@@ -136,6 +136,20 @@ def test_auto_mark_renders_the_suggestion():
     assert {mark_type(v) for v in views(charts.render(spec, BY_REGION, MODEL).to_dict())} == {"bar"}
 
 
+def test_a_chart_with_more_points_than_altair_draws_says_so_instead_of_failing():
+    import altair as alt
+
+    from lib.core.errors import ResultTooLarge
+    assert charts.MAX_POINTS == alt.data_transformers.options.get("max_rows", 5000)   # below Altair's own limit
+    days = pd.date_range("2025-01-01", periods=charts.MAX_POINTS + 1, freq="D")
+    data = pd.DataFrame({"day": days, "revenue": 1.0})
+    spec = ChartSpec(QuerySpec(("revenue",), ("day",)), Mark.LINE, columns=(F("day"),), rows=(F("revenue"),))
+    with pytest.raises(ResultTooLarge, match="more than the 5,000 a chart shows") as err:
+        charts.render(spec, data, MODEL, "en")
+    assert "5,001" in err.value.message("zh")
+    charts.render(spec, data.iloc[:charts.MAX_POINTS], MODEL, "en").to_dict()   # at the limit it draws
+
+
 # -- render: one case per mark ----------------------------------------------------------------
 
 def enc(spec: dict, mark: str) -> dict:
