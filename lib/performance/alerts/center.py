@@ -7,13 +7,15 @@ seeded in :mod:`lib.performance.alerts.admin` (finance/admin only).
 """
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import sqlalchemy as sa
 
 from lib.access import audit, auth
 from lib.access.scope import User
 from lib.core import db, i18n
-from lib.core.errors import Forbidden, InvalidArgument
+from lib.core.errors import Forbidden, InvalidArgument, WorkbenchError
 from lib.core.tables.alerts import ACTIVE, Status, alert, alert_comment
 from lib.performance.alerts import admin as alert_admin
 from lib.performance.alerts import rules as ar
@@ -21,7 +23,9 @@ from lib.performance.alerts import rules as ar
 # The evaluation's public names are part of this module's API (run_all is the contract with hooks and demo).
 from lib.performance.alerts.run import RunSummary, _model, _now, last_run, rules, run_all, run_now, unit_index
 from lib.performance.alerts.text import format_value, link, message
+from lib.semantic import query
 from lib.semantic.model import SemanticModel
+from lib.semantic.spec import TimeRange
 
 __all__ = ["RunSummary", "alerts", "assignable", "comments", "format_value", "last_run", "link", "may_act", "message",
            "open_alerts", "rules", "run_all", "run_now", "seed_demo", "unit_index", "update"]
@@ -48,6 +52,9 @@ def alerts(engine: sa.Engine, user: User, status: str | tuple[str, ...] | None =
     model = model or _model(engine)
     if not df.empty:
         df = df[[m not in model.metrics or user.may_see_metric(m, model) for m in df["metric"]]]
+    if not df.empty and user.denied_sources:
+        asks = _rules_asked(engine, user, model)
+        df = df[[asks.get(r, True) for r in df["rule_id"]]]
     out = pd.DataFrame({
         "id": df["id"].astype("int64") if not df.empty else pd.Series(dtype="int64"),
         "severity": df.get("severity"), "rule": df.get("rule_name"),
@@ -60,6 +67,27 @@ def alerts(engine: sa.Engine, user: User, status: str | tuple[str, ...] | None =
         out = out.assign(_s=out["severity"].map(_SEVERITY_ORDER)).sort_values(
             ["_s", "first_seen", "id"], ascending=[True, False, False]).drop(columns="_s").reset_index(drop=True)
     return out.head(limit) if limit else out
+
+
+def _rules_asked(engine: sa.Engine, user: User, model: SemanticModel) -> dict[int, bool]:
+    """Rule id -> whether ``user`` may ask the rule's question: the compiler refuses a rule over denied rows (e.g.
+    the budget of COGS accounts for a viewer), and then its alerts, which quote the figure, are not theirs."""
+    month = TimeRange(dt.date(2000, 1, 1), dt.date(2000, 1, 31))
+    out = {}
+    for rule in rules(engine):
+        plan = (rule.budget_metric,) if rule.kind is ar.Kind.BUDGET_EXECUTION else ()
+        metrics = tuple(m for m in (rule.metric, *plan) if m in model.metrics)
+        if not metrics:
+            continue
+        try:
+            for m in metrics:
+                query.compile(ar.question(rule, (m,), month), user, model)
+            out[rule.id] = True
+        except Forbidden:
+            out[rule.id] = False
+        except WorkbenchError:   # a rule that no longer compiles says nothing about the reader's rights
+            out[rule.id] = True
+    return out
 
 
 def open_alerts(engine: sa.Engine, user: User, limit: int | None = None, lang: str = "zh",

@@ -208,7 +208,8 @@ def subject(rule: Rule, member: str | None) -> str | None:
     return None
 
 
-def _spec(rule: Rule, metrics: tuple[str, ...], tr: TimeRange, extra_dims: tuple[str, ...] = ()) -> QuerySpec:
+def question(rule: Rule, metrics: tuple[str, ...], tr: TimeRange, extra_dims: tuple[str, ...] = ()) -> QuerySpec:
+    """The query a rule asks of ``metrics`` over ``tr``: its dimension (plus ``extra_dims``) and its filters."""
     dims = ((rule.dimension,) if rule.dimension else ()) + extra_dims
     return QuerySpec(metrics=metrics, dimensions=dims, filters=rule.filters, time_range=tr)
 
@@ -272,7 +273,7 @@ def judge(rule: Rule, run: Runner, as_of: dt.date, *, end: dt.date | None = None
     """
     if rule.kind in (Kind.THRESHOLD, Kind.BALANCE):
         tr = window_range(rule.window, as_of)
-        values = _rows(rule, run(_spec(rule, (rule.metric,), tr)), rule.metric)
+        values = _rows(rule, run(question(rule, (rule.metric,), tr)), rule.metric)
         breaches = [Breach(rule.name, m, label(tr), v, rule.value, v, tr) for m, v in values.items()
                     if _beyond(rule.op, v, rule.value)]
         absent = rule.kind is Kind.THRESHOLD and additive and bool(values) and not _beyond(rule.op, 0.0, rule.value)
@@ -292,8 +293,8 @@ def judge(rule: Rule, run: Runner, as_of: dt.date, *, end: dt.date | None = None
 def _change(rule: Rule, run: Runner, as_of: dt.date) -> Evaluation:
     tr = window_range(rule.window, as_of)
     base_tr = shifted(tr, rule.window, rule.compare)
-    now = _rows(rule, run(_spec(rule, (rule.metric,), tr)), rule.metric)
-    base = _rows(rule, run(_spec(rule, (rule.metric,), base_tr)), rule.metric)
+    now = _rows(rule, run(question(rule, (rule.metric,), tr)), rule.metric)
+    base = _rows(rule, run(question(rule, (rule.metric,), base_tr)), rule.metric)
     out, judged = [], set()
     for m, v in now.items():
         b = base.get(m)
@@ -313,8 +314,8 @@ def _budget_execution(rule: Rule, run: Runner, as_of: dt.date, end: dt.date) -> 
     closed = closed_through(end, as_of)
     ytd = TimeRange(dt.date(closed.year, 1, 1), closed)
     year = TimeRange(dt.date(closed.year, 1, 1), dt.date(closed.year, 12, 31))
-    actual = _rows(rule, run(_spec(rule, (rule.metric,), ytd)), rule.metric)
-    plan = run(_spec(rule, (rule.budget_metric,), year, ("month",)))
+    actual = _rows(rule, run(question(rule, (rule.metric,), ytd)), rule.metric)
+    plan = run(question(rule, (rule.budget_metric,), year, ("month",)))
     to_date = plan[pd.to_datetime(plan["month"]) <= pd.Timestamp(closed)] if not plan.empty else plan
     full = _sum_by(rule, plan, rule.budget_metric)
     budget = _sum_by(rule, to_date, rule.budget_metric)
@@ -357,7 +358,7 @@ def anomaly_scores(rule: Rule, run: Runner, tr: TimeRange) -> dict[str | None, p
     A row's series runs from its own first to its own last period with data: missing days inside are zeros
     (a day without orders), missing days before or after are unknown, not zeros (not judged there).
     """
-    df = run(_spec(rule, (rule.metric,), tr, (rule.grain,)))
+    df = run(question(rule, (rule.metric,), tr, (rule.grain,)))
     out: dict[str | None, pd.DataFrame] = {}
     if df.empty:
         return out

@@ -19,24 +19,22 @@ from lib.cli import alerts as alerts_cli
 from lib.core import store
 from lib.core.errors import Forbidden, InvalidArgument
 from lib.core.tables.alerts import alert, alert_rule
-from lib.demo import build as demo
 from lib.performance.alerts import admin as alert_admin
 from lib.performance.alerts import center as alerts
 from lib.performance.alerts import rules as ar
 from lib.performance.alerts import run as alert_run
 from lib.performance.notify import outbox as notify
 from lib.semantic import query
-from tests.conftest import BACKENDS, DEMO_AS_OF, _new_url
+from tests.conftest import DEMO_AS_OF, copy_store
 
 AS_OF = dt.date(2026, 11, 24)
 ADMIN = User("demo_admin", "admin")
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def wb(request, tmp_path_factory):
-    """A writable 3,000-row demo store of this module's own."""
-    engine = store.get_engine(_new_url(request.param, tmp_path_factory, request))
-    demo.build(engine, rows=3000, as_of=AS_OF)
+@pytest.fixture(scope="module")
+def wb(small_demo_template, tmp_path_factory, request):
+    """A writable 3,000-row demo store of this module's own (as of AS_OF: a copy of the session's template)."""
+    engine = store.get_engine(copy_store(small_demo_template, tmp_path_factory, request))
     yield engine
     engine.dispose()
 
@@ -139,6 +137,20 @@ def test_people_see_and_act_within_their_scope(wb):
     assert (audit.entries(wb, "demo_west", "alert_update")["target"] == f"alert:{ids['西部大区']}").any()
     alerts.run_all(wb, as_of=AS_OF)                              # still breaching: stays acknowledged, one alert
     assert _of_rule(wb, rid).set_index("member").loc["西部大区", "status"] == "acknowledged"
+
+
+def test_an_alert_on_denied_rows_is_not_shown_to_a_reader_denied_them(wb):
+    # A finance rule on the budget of COGS accounts: its message quotes the cost budget a viewer may not read.
+    cost = _save(wb, "t-cost-budget", kind="threshold", metric="budget", value=0, dimension="region",
+                 window="last_month", filters=[{"dimension": "account_type", "op": "in", "values": ["cogs"]}])
+    sales = _save(wb, "t-revenue-budget", kind="threshold", metric="budget", value=0, dimension="region",
+                  window="last_month", filters=[{"dimension": "account_type", "op": "in", "values": ["revenue"]}])
+    alerts.run_all(wb, as_of=AS_OF)
+    assert not _of_rule(wb, cost).empty and not _of_rule(wb, sales).empty
+    viewer, west = auth.load_user(wb, "demo_viewer"), auth.load_user(wb, "demo_west")
+    theirs = set(alerts.open_alerts(wb, viewer)["rule"])
+    assert "t-revenue-budget" in theirs and "t-cost-budget" not in theirs
+    assert {"t-revenue-budget", "t-cost-budget"} <= set(alerts.open_alerts(wb, west)["rule"])   # a dept head sees costs
 
 
 def test_the_assignee_picker_offers_only_who_may_own_the_alerts_rows(wb):
