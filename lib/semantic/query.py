@@ -476,9 +476,9 @@ def _denied_metric(user: User, model: SemanticModel, mid: str) -> Forbidden:
     for leaf in model.leaf_metrics(mid):
         d = user.denial(model.reads_of(leaf))
         if d is not None:
-            return Forbidden(f"Your role may not see {m.label_en}: it reads {d.label('en')}.",
-                             f"您的角色无权查看“{m.label_zh}”：它读取{d.label('zh')}。")
-    return Forbidden(f"Your role may not see the metric '{m.label_en}'.", f"您的角色无权查看指标“{m.label_zh}”。")
+            return Forbidden(f"Your role may not see {m.label_en} ({mid}): it reads {d.label('en')}.",
+                             f"您的角色无权查看“{m.label_zh}”（{mid}）：它读取{d.label('zh')}。")
+    return Forbidden(f"Your role may not see the metric {m.label_en} ({mid}).", f"您的角色无权查看指标“{m.label_zh}”（{mid}）。")
 
 
 # ---- rows of a unit ------------------------------------------------------------------------
