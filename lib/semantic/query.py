@@ -471,6 +471,26 @@ def _forbidden_source(d) -> Forbidden:
     return Forbidden(f"Your role may not read {d.label('en')}.", f"您的角色无权读取{d.label('zh')}。")
 
 
+def over_denied_rows(metrics: tuple[str, ...], filters: tuple, user: User | None,
+                     model: SemanticModel | None = None) -> bool:
+    """Whether a figure of ``metrics`` under ``filters`` that somebody else computed (an alert's value, a
+    scorecard's actual or target) may include rows ``user`` is denied: a metric reads a table with a row
+    denial, and the filters don't keep that dimension to allowed values (``eq``/``in`` of allowed ones only).
+    The compiler leaves such rows out of the user's own queries; a stored figure can't be re-filtered, so it
+    is not theirs to see."""
+    if user is None or not user.denied_sources:
+        return False
+    model = model or default_model()
+    for mid in metrics:
+        for leaf in model.leaf_metrics(mid):
+            for d in user.row_denials(model.datasets[leaf.dataset].table):
+                kept = [f for f in filters if f.dimension == d.dimension and f.op in ("eq", "in")
+                        and f.values and not any(v is None or str(v) in d.values for v in f.values)]
+                if not kept:
+                    return True
+    return False
+
+
 def _denied_metric(user: User, model: SemanticModel, mid: str) -> Forbidden:
     m = model.metric(mid)
     for leaf in model.leaf_metrics(mid):

@@ -71,7 +71,8 @@ def alerts(engine: sa.Engine, user: User, status: str | tuple[str, ...] | None =
 
 def _rules_asked(engine: sa.Engine, user: User, model: SemanticModel) -> dict[int, bool]:
     """Rule id -> whether ``user`` may ask the rule's question: the compiler refuses a rule over denied rows (e.g.
-    the budget of COGS accounts for a viewer), and then its alerts, which quote the figure, are not theirs."""
+    the budget of COGS accounts for a viewer), and then its alerts, which quote the figure, are not theirs; nor
+    are those of a rule whose figure may include denied rows (a budget not kept to revenue accounts)."""
     month = TimeRange(dt.date(2000, 1, 1), dt.date(2000, 1, 31))
     out = {}
     for rule in rules(engine):
@@ -82,7 +83,8 @@ def _rules_asked(engine: sa.Engine, user: User, model: SemanticModel) -> dict[in
         try:
             for m in metrics:
                 query.compile(ar.question(rule, (m,), month), user, model)
-            out[rule.id] = True
+            # the rule ran over every row: a figure that may hold denied ones (e.g. a budget total) is not theirs
+            out[rule.id] = not query.over_denied_rows(metrics, rule.filters, user, model)
         except Forbidden:
             out[rule.id] = False
         except WorkbenchError:   # a rule that no longer compiles says nothing about the reader's rights

@@ -22,9 +22,10 @@ from lib.core import schema
 from lib.core.errors import Forbidden, InvalidArgument
 from lib.core.tables import scorecards as tb
 from lib.performance.scorecards.defs import Ranking as RankingMode
-from lib.performance.scorecards.defs import Template, parse_template
+from lib.performance.scorecards.defs import TargetSource, Template, parse_template
 from lib.performance.scorecards.evaluate import with_points
 from lib.semantic import query
+from lib.semantic.spec import FilterSpec
 
 EDIT = "edit_scorecards"
 
@@ -152,13 +153,26 @@ def run_view(engine: sa.Engine, user: User, run_id: int, lang: str = "zh") -> Ru
         t = replace(t, bonus=replace(t.bonus, pool=0.0, bases={}))
     model = query.default_model()
     hidden_kpis = frozenset(k.id for k in t.kpis if k.metric and (k.metric not in model.metrics
-                                                                  or not user.may_see_metric(k.metric, model)))
+                                                                  or not user.may_see_metric(k.metric, model)
+                                                                  or _over_denied_rows(k, user, model)))
     hidden = lines["kpi_id"].isin(hidden_kpis) | (lines["metric"].notna() & ~lines["metric"].map(
         lambda m: user.may_see_metric(m, model) if isinstance(m, str) and m in model.metrics else False))
     lines.loc[hidden, ["actual", "target", "threshold", "stretch", "score", "points"]] = None
     lines["hidden"] = hidden
     hidden_kpis |= frozenset(lines.loc[hidden, "kpi_id"])
     return RunView(run, t, lines, tots.drop(columns=["run_id", "unit_en"]), own, newest == run_id, hidden_kpis)
+
+
+def _over_denied_rows(k, user: User, model) -> bool:
+    """Whether the KPI's actual or its budget target, computed at the run over every row, may hold rows the
+    reader is denied (see ``query.over_denied_rows``)."""
+    if query.over_denied_rows((k.metric,), k.filters, user, model):
+        return True
+    if k.target.source is TargetSource.BUDGET:
+        types = (k.target.account_type,) if k.target.account_type else ()
+        return query.over_denied_rows(("budget",), (FilterSpec("account_type", "in", types),) if types else (),
+                                      user, model)
+    return False
 
 
 def latest_ranking(engine: sa.Engine, user: User, lang: str = "zh") -> Ranking | None:

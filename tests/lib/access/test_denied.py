@@ -159,3 +159,14 @@ def test_readme_visibility_table_is_what_the_roles_do():
                 except Forbidden:
                     got = False
                 assert got == sees, (role, mid, types)
+
+
+def test_a_figure_computed_for_someone_else_over_denied_rows_is_recognised():
+    viewer, finance = role_user("viewer"), role_user("finance")
+    revenue_only = (FilterSpec("account_type", "in", ("revenue",)),)
+    assert query.over_denied_rows(("budget",), (), viewer)                      # every account type: holds costs
+    assert not query.over_denied_rows(("budget",), revenue_only, viewer)
+    assert query.over_denied_rows(("budget",), (FilterSpec("account_type", "not_in", ("opex",)),), viewer)
+    assert query.over_denied_rows(("budget",), (FilterSpec("account_type", "in", ("revenue", "cogs")),), viewer)
+    assert not query.over_denied_rows(("revenue", "ar_balance"), (), viewer)    # no row denial on their tables
+    assert not query.over_denied_rows(("budget",), (), finance)

@@ -145,12 +145,14 @@ def test_an_alert_on_denied_rows_is_not_shown_to_a_reader_denied_them(wb):
                  window="last_month", filters=[{"dimension": "account_type", "op": "in", "values": ["cogs"]}])
     sales = _save(wb, "t-revenue-budget", kind="threshold", metric="budget", value=0, dimension="region",
                   window="last_month", filters=[{"dimension": "account_type", "op": "in", "values": ["revenue"]}])
+    every = _save(wb, "t-all-budget", kind="threshold", metric="budget", value=0, dimension="region",
+                  window="last_month")   # every account type: the total holds the cost budget too
     alerts.run_all(wb, as_of=AS_OF)
-    assert not _of_rule(wb, cost).empty and not _of_rule(wb, sales).empty
+    assert not _of_rule(wb, cost).empty and not _of_rule(wb, sales).empty and not _of_rule(wb, every).empty
     viewer, west = auth.load_user(wb, "demo_viewer"), auth.load_user(wb, "demo_west")
     theirs = set(alerts.open_alerts(wb, viewer)["rule"])
-    assert "t-revenue-budget" in theirs and "t-cost-budget" not in theirs
-    assert {"t-revenue-budget", "t-cost-budget"} <= set(alerts.open_alerts(wb, west)["rule"])   # a dept head sees costs
+    assert "t-revenue-budget" in theirs and not theirs & {"t-cost-budget", "t-all-budget"}
+    assert {"t-revenue-budget", "t-cost-budget", "t-all-budget"} <= set(alerts.open_alerts(wb, west)["rule"])
 
 
 def test_the_assignee_picker_offers_only_who_may_own_the_alerts_rows(wb):
