@@ -5,6 +5,8 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8501
 DEMO_ROWS ?= 500000
 TEST_WORKERS ?= 2
+# worksteal: a worker that runs out takes half of the other's queue, so the run doesn't end on one busy worker
+# (--dist load handed out fixed chunks: 12:16 against 13:06 for the same suite on this machine).
 CHROMIUM ?= /usr/bin/chromium
 export CHROMIUM
 FAKETIME ?= /usr/bin/faketime
@@ -48,7 +50,7 @@ run: $(VENV)/.req-run cjk-font
 	$(PY) app.py --server.port $(PORT) --server.headless true
 
 test: $(VENV)/.req-dev $(CHROMIUM) cjk-font lint
-	$(PY) -m pytest -q -n $(TEST_WORKERS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 # The rules in pyproject.toml: ruff's checks, and import-linter's contracts between lib's packages.
 lint: $(VENV)/.req-dev
@@ -61,7 +63,7 @@ lint: $(VENV)/.req-dev
 test-dates: $(VENV)/.req-dev $(FAKETIME) cjk-font
 	@for day in $(AWKWARD_DAYS); do \
 	  echo "== the suite's date-sensitive part with the machine's clock at $$day"; \
-	  WORKBENCH_TEST_PG_URL= $(FAKETIME) "$$day 09:30:00" $(PY) -m pytest -q -n $(TEST_WORKERS) -p no:cacheprovider \
+	  WORKBENCH_TEST_PG_URL= $(FAKETIME) "$$day 09:30:00" $(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal -p no:cacheprovider \
 	    $(DATE_TESTS) || exit 1; \
 	done
 

@@ -28,6 +28,9 @@ DEMO_AS_OF = dt.date(2026, 11, 24)
 # is pinned too (noon, running on from there): a test's fixed times (09:00 queued messages) are then always
 # in the past, and no run crosses midnight whatever the hour it starts.
 os.environ[clock.ENV] = f"{DEMO_AS_OF.isoformat()}T12:00"
+# Password hashes at bcrypt's lowest cost (lib.core.config.bcrypt_rounds): the suite logs in hundreds of times,
+# 0.3 s each at the real cost. What is checked (hashes, never plain text; lock-out; back-off) doesn't change.
+os.environ["WORKBENCH_BCRYPT_ROUNDS"] = "4"
 
 
 class _PgDatabases:

@@ -41,7 +41,12 @@ MAX_FAILED = 10
 """Wrong passwords for one account, from anywhere, that lock its password log-in from unknown clients."""
 LOCK_MINUTES = 15
 MIN_PASSWORD = 10
-_DUMMY_HASH = bcrypt.hashpw(b"no such user", bcrypt.gensalt()).decode()
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash(rounds: int) -> str:
+    """A hash checked for unknown names, at the cost real hashes have, so the time taken doesn't tell."""
+    return bcrypt.hashpw(b"no such user", bcrypt.gensalt(rounds)).decode()
 
 class Role(enum.StrEnum):
     ADMIN = "admin"
@@ -82,7 +87,7 @@ def _now() -> dt.datetime:
 
 def hash_password(password: str) -> str:
     check_password(password)
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(config.bcrypt_rounds())).decode()
 
 
 def check_password(password: str) -> None:
@@ -421,7 +426,7 @@ def _check(conn: sa.Connection, username: str, password: str, client: str, key: 
     error = None
     row = conn.execute(sa.select(users).where(users.c.username == username)).first()
     # bcrypt runs for unknown names too, so the time taken doesn't tell which names exist
-    right = verify_password(password, row.password_hash if row is not None else _DUMMY_HASH)
+    right = verify_password(password, row.password_hash if row is not None else _dummy_hash(config.bcrypt_rounds()))
     known = (seen is not None and seen.last_ok_at is not None
              and now - seen.last_ok_at <= dt.timedelta(days=KNOWN_CLIENT_DAYS))
     if row is None:

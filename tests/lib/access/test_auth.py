@@ -372,3 +372,12 @@ def test_a_log_in_cookie_is_signed_expires_and_names_its_user(monkeypatch):
     assert auth.read_token(expired, key, 7) is None
     nameless = jwt.encode({"exp_date": 9e9}, key, algorithm="HS256")
     assert auth.read_token(nameless, key, 7) is None
+
+
+def test_hashes_cost_2_to_the_12_unless_the_suite_lowers_it(monkeypatch):
+    from lib.core import config
+    monkeypatch.delenv("WORKBENCH_BCRYPT_ROUNDS", raising=False)
+    assert config.bcrypt_rounds() == 12 and auth.hash_password("a-long-password").startswith("$2b$12$")
+    for raw, rounds in (("4", 4), ("2", 4), ("99", 31), ("²", 12), ("", 12)):
+        monkeypatch.setenv("WORKBENCH_BCRYPT_ROUNDS", raw)
+        assert config.bcrypt_rounds() == rounds, raw
