@@ -363,24 +363,22 @@ def _client_row(conn: sa.Connection, client: str, username: str):
     return conn.execute(sa.select(login_client).where(c.client == client, c.username == username)).first()
 
 
-def _client_failed(conn: sa.Connection, client: str, username: str, row, now: dt.datetime) -> None:
-    c = login_client.c
-    fresh = row is not None and row.last_failed_at is not None and now - row.last_failed_at < FORGET_AFTER
-    failures = (row.failures if fresh else 0) + 1
-    values = dict(failures=failures, last_failed_at=now, wait_until=now + _wait(failures))
+def _client_set(conn: sa.Connection, client: str, username: str, row, **values) -> None:
     if row is None:  # ON CONFLICT (both stores speak it): a parallel attempt may have inserted it first
         conn.execute(pg_insert(login_client).values(client=client, username=username, failures=0)
                      .on_conflict_do_nothing())
+    c = login_client.c
     conn.execute(login_client.update().where(c.client == client, c.username == username).values(**values))
+
+
+def _client_failed(conn: sa.Connection, client: str, username: str, row, now: dt.datetime) -> None:
+    fresh = row is not None and row.last_failed_at is not None and now - row.last_failed_at < FORGET_AFTER
+    failures = (row.failures if fresh else 0) + 1
+    _client_set(conn, client, username, row, failures=failures, last_failed_at=now, wait_until=now + _wait(failures))
 
 
 def _client_ok(conn: sa.Connection, client: str, username: str, row, now: dt.datetime) -> None:
-    c = login_client.c
-    values = dict(failures=0, last_failed_at=None, wait_until=None, last_ok_at=now)
-    if row is None:
-        conn.execute(pg_insert(login_client).values(client=client, username=username, failures=0)
-                     .on_conflict_do_nothing())
-    conn.execute(login_client.update().where(c.client == client, c.username == username).values(**values))
+    _client_set(conn, client, username, row, failures=0, last_failed_at=None, wait_until=None, last_ok_at=now)
 
 
 def _minutes(delta: dt.timedelta) -> int:

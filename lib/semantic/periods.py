@@ -125,5 +125,4 @@ def next_bucket(d: dt.date, grain: str) -> dt.date:
         return d + dt.timedelta(days=1)
     if grain == "week":
         return d + dt.timedelta(days=7)
-    months = {"month": 1, "quarter": 3, "year": 12}[grain]
-    return (pd.Timestamp(d) + pd.DateOffset(months=months)).date()
+    return (pd.Timestamp(d) + pd.DateOffset(months=GRAIN_MONTHS[grain])).date()

@@ -88,11 +88,16 @@ def _targets(engine: sa.Engine, user: User, kpi: Kpi, target: Target, dim: str, 
     if target.source is TargetSource.LAST_YEAR:
         ly = _by_unit(engine, user, kpi.metric, dim, names, kpi.filters, period.last_year())
         return {n: v * (1 + target.change) for n, v in ly.items()}
+    return _by_unit(engine, user, "budget", dim, names, budget_filters(kpi, target), period.time_range)
+
+
+def budget_filters(kpi: Kpi, target: Target) -> tuple[FilterSpec, ...]:
+    """The filters of a budget target's query: the KPI's own (they narrow its budget as they narrow its actual,
+    e.g. one expense type), its account type and its budget version."""
     extra = [FilterSpec("account_type", "in", (target.account_type,))] if target.account_type else []
     if target.version:
         extra.append(FilterSpec("budget_version", "in", (target.version,)))
-    # the KPI's own filters narrow its budget as they narrow its actual (e.g. one expense type)
-    return _by_unit(engine, user, "budget", dim, names, (*kpi.filters, *extra), period.time_range)
+    return (*kpi.filters, *extra)
 
 
 def manual_latest(conn: sa.Connection, template_id: str, period: str) -> dict[tuple[str, int], tuple]:

@@ -23,9 +23,8 @@ from lib.core.errors import Forbidden, InvalidArgument
 from lib.core.tables import scorecards as tb
 from lib.performance.scorecards.defs import Ranking as RankingMode
 from lib.performance.scorecards.defs import TargetSource, Template, parse_template
-from lib.performance.scorecards.evaluate import with_points
+from lib.performance.scorecards.evaluate import budget_filters, with_points
 from lib.semantic import query
-from lib.semantic.spec import FilterSpec
 
 EDIT = "edit_scorecards"
 
@@ -168,11 +167,8 @@ def _over_denied_rows(k, user: User, model) -> bool:
     reader is denied (see ``query.over_denied_rows``)."""
     if query.over_denied_rows((k.metric,), k.filters, user, model):
         return True
-    if k.target.source is TargetSource.BUDGET:
-        types = (k.target.account_type,) if k.target.account_type else ()
-        return query.over_denied_rows(("budget",), (FilterSpec("account_type", "in", types),) if types else (),
-                                      user, model)
-    return False
+    return k.target.source is TargetSource.BUDGET and query.over_denied_rows(
+        ("budget",), budget_filters(k, k.target), user, model)
 
 
 def latest_ranking(engine: sa.Engine, user: User, lang: str = "zh") -> Ranking | None:
