@@ -9,8 +9,11 @@ zero months) is forecast with simpler models and a note saying why. Series are r
 """
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import math
+import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -46,9 +49,27 @@ class Forecast:
     note_zh: str | None
     backtest_horizon: int = 0   # months ahead each backtest window scored (0: too short to backtest)
     backtest_origins: int = 0
+    coverage80: float = math.nan  # how often backtest actuals fell inside the 80% / 95% bounds (leave one origin out)
+    coverage95: float = math.nan
+    intervals_from: str = "model"  # "backtest": bounds from the backtest errors; "model": the model's own distribution
 
     def note(self, lang: str) -> str | None:
         return self.note_zh if lang == "zh" else self.note_en
+
+    def baseline_gain(self) -> float:
+        """How much lower the chosen model's backtest MASE is than seasonal naive's (0.34 = 34 % lower; negative
+        when higher); NaN when either is unscored."""
+        acc = self.accuracy.set_index("model")["mase"]
+        ours, base = float(acc.get(self.model, math.nan)), float(acc.get(fm.BASELINE.id, math.nan))
+        return 1 - ours / base if base > 0 and math.isfinite(ours) else math.nan
+
+    def versus_baseline(self, lang: str) -> str:
+        """The backtest against seasonal naive in a finance user's words, e.g. "过去3个预测窗口中，平均误差比“去年同月”低 34 %"."""
+        gain = self.baseline_gain()
+        if not math.isfinite(gain):
+            return i18n.t("forecast.vs.none", lang)
+        key = "forecast.vs.lower" if gain > 0.005 else "forecast.vs.higher" if gain < -0.005 else "forecast.vs.same"
+        return i18n.t(key, lang, n=self.backtest_origins, pct=f"{abs(gain) * 100:.0f}")
 
     def total(self) -> float:
         """The forecast summed over the horizon (the metric is additive over months)."""
@@ -148,6 +169,8 @@ def _forecast_series(history: pd.Series, horizon: int, season: int, origins: int
         note("forecast.note.zeros", n=zeros)
         simple = True
 
+    if candidates is None and not simple:
+        return _combined(hist, y, horizon, season, origins, series, en, zh, note)
     if candidates is not None:
         cands = [c for c in candidates if n >= c.min_needed(season)] or fm.simple_candidates(n, season)
     elif simple:
@@ -190,16 +213,61 @@ def _forecast_series(history: pd.Series, horizon: int, season: int, origins: int
                     " ".join(en) or None, " ".join(zh) or None, hb, len(starts))
 
 
+def _combined(hist: pd.Series, y: np.ndarray, horizon: int, season: int, origins: int, series: str,
+              en: list[str], zh: list[str], note: Callable[..., None]) -> Forecast:
+    """The default for regular history: the combination (``fm.COMBINATION``), scored with its members on the
+    backtest origins, its intervals from the combination's own backtest errors (their coverage on the benchmark is
+    closer to the nominal level than the members' averaged bounds; see ``bench/bench_forecast.py``)."""
+    combo = fm.COMBINATION
+    n = len(y)
+    hb, starts = fm.origins(n, horizon, origins, combo.min_needed(season), season)
+    cover80 = cover95 = math.nan
+    if starts:
+        bt = fm.backtest_combination(y, combo, hb, starts, season)
+        rows = [(sc.model, sc.mase, sc.smape) for sc in bt.scores]
+        cover80, cover95 = fm.cross_coverage(bt.errors)
+    else:
+        note("forecast.note.no_backtest", n=n)
+        bt = None
+        rows = [(combo.id, math.nan, math.nan), (fm.BASELINE.id, math.nan, math.nan)]
+    use_errors = bt is not None and bt.errors.size >= 2
+    preds = combo.member_forecasts(y, horizon, season, intervals=not use_errors)
+    failed = [mid for mid, p in preds.items() if p is None]
+    if failed:
+        note("forecast.note.member_failed", models=", ".join(failed))
+    pred = combo.mean(preds)
+    if use_errors:
+        pred = fm.empirical_prediction(pred.value, bt.errors)
+    frame = _frame(pred, hist.index[-1] + pd.DateOffset(months=1), bool(np.nanmin(hist.to_numpy(float)) >= 0))
+    return Forecast(series, combo.id, hist, frame, _accuracy(rows, combo.id), " ".join(en) or None,
+                    " ".join(zh) or None, hb, len(starts), cover80, cover95, "backtest" if use_errors else "model")
+
+
 def forecast_many(series: dict[str, pd.Series], horizon: int,
-                  progress: Callable[[int, int], None] | None = None, **kw) -> dict[str, Forecast]:
-    """``forecast_series`` for each series, calling ``progress(done, total)`` after each one."""
-    out: dict[str, Forecast] = {}
+                  progress: Callable[[int, int], None] | None = None, workers: int = 1, **kw) -> dict[str, Forecast]:
+    """``forecast_series`` for each series, calling ``progress(done, total)`` after each one.
+
+    ``workers`` > 1 forecasts in that many processes (fits are CPU-bound Python: threads would share one core);
+    0 means one per CPU. Results come back in the order of ``series`` whatever order they finish in.
+    """
     total = len(series)
-    for i, (key, hist) in enumerate(series.items(), start=1):
-        out[key] = forecast_series(hist, horizon, series=key, **kw)
-        if progress is not None:
-            progress(i, total)
-    return out
+    workers = (os.cpu_count() or 1) if workers == 0 else workers
+    out: dict[str, Forecast] = {}
+    if workers <= 1 or total < 2:
+        for i, (key, hist) in enumerate(series.items(), start=1):
+            out[key] = forecast_series(hist, horizon, series=key, **kw)
+            if progress is not None:
+                progress(i, total)
+        return out
+    # spawn, not fork: the caller may be a threaded server (Streamlit), and a forked thread-holding process can hang.
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=min(workers, total), mp_context=ctx) as pool:
+        futures = {pool.submit(forecast_series, hist, horizon, series=key, **kw): key for key, hist in series.items()}
+        for i, fut in enumerate(concurrent.futures.as_completed(futures), start=1):
+            out[futures[fut]] = fut.result()
+            if progress is not None:
+                progress(i, total)
+    return {key: out[key] for key in series}
 
 
 def lines_frame(results: dict[str, Forecast]) -> pd.DataFrame:

@@ -126,16 +126,68 @@ def test_pure_seasonal_series_the_chosen_model_beats_seasonal_naive():
     _beats_baseline(seasonal(72, noise=6.0, seed=3), [fm.BASELINE, fm.ETS_ADD_DAMPED])
 
 
-def test_trend_and_season_the_default_candidates_beat_seasonal_naive():
-    f = _beats_baseline(seasonal(48, trend=3.0, seed=1), None)
-    assert set(f.accuracy["model"]) >= {"seasonal_naive", "ets_add", "ets_add_damped", "ets_mul", "ets_mul_damped",
-                                        "sarima(0,1,1)(0,1,1)"}
-    assert f.accuracy["chosen"].sum() == 1 and f.note_en is None
+def test_trend_and_season_the_default_combination_beats_seasonal_naive():
+    f = _beats_baseline(seasonal(60, trend=3.0, seed=1), None)   # 48 months of training: two backtest origins
+    assert f.model == "combination" and f.intervals_from == "backtest" and f.backtest_origins == 2
+    assert f.accuracy["model"].tolist() == ["combination", "ets_mul_damped", "log_sarima(0,1,1)(0,1,1)", "theta",
+                                            "seasonal_naive"]
+    assert f.accuracy["chosen"].tolist() == [True, False, False, False, False] and f.note_en is None
+    assert 0 <= f.coverage80 <= f.coverage95 <= 1
     out = f.forecast
     assert list(out.columns) == ["value", "lo80", "hi80", "lo95", "hi95"]
     assert (out["lo95"] <= out["lo80"]).all() and (out["lo80"] <= out["value"]).all()
     assert (out["value"] <= out["hi80"]).all() and (out["hi80"] <= out["hi95"]).all()
-    assert out.index[0] == pd.Timestamp("2025-01-01") and (out.index.day == 1).all() and len(out) == 12
+    assert out.index[0] == pd.Timestamp("2026-01-01") and (out.index.day == 1).all() and len(out) == 12
+    gain = f.baseline_gain()
+    assert gain > 0 and f.versus_baseline("zh") == f"过去2个预测窗口中，平均误差比“去年同月”低 {gain * 100:.0f} %"
+
+
+# ---- the combination on series of known structure ---------------------------------------------------
+
+def _members_mean(y: np.ndarray, h: int) -> np.ndarray:
+    """The combination's forecast worked out independently: each default member fitted alone, then averaged."""
+    members = (fm.ETS_MUL_DAMPED, fm.LOG_AIRLINE, fm.THETA, fm.BASELINE)
+    return np.mean([m.predict(y, h, 12, intervals=False).value for m in members], axis=0)
+
+
+def test_the_combination_is_the_mean_of_its_four_members():
+    y = seasonal(60, trend=1.0, seed=5)
+    f = fc.forecast_series(monthly(y), 12, origins=1)
+    assert np.allclose(f.forecast["value"].to_numpy(), _members_mean(y, 12), rtol=1e-9)
+
+
+def test_a_pure_seasonal_pattern_is_repeated():
+    # No noise, no trend: every member reproduces last year's months, so the combination must too.
+    pattern = 200 + 40 * np.sin(2 * np.pi * np.arange(12) / 12) + 15 * np.cos(4 * np.pi * np.arange(12) / 12)
+    f = fc.forecast_series(monthly(np.tile(pattern, 5)), 12, origins=1)
+    assert np.allclose(f.forecast["value"].to_numpy(), pattern, rtol=0.01)
+    assert f.accuracy.set_index("model").loc["combination", "mase"] < 0.05
+
+
+def test_a_pure_trend_is_continued_and_beats_last_year():
+    # 100 + 5·t: seasonal naive lags a whole year of growth (60 a month). ETS, ARIMA and Theta continue the line, so
+    # the combination rises month by month and is far closer than last year's months; its seasonal naive member
+    # costs it about a quarter of that lag (the price of never being far worse than seasonal naive).
+    t = np.arange(72)
+    line = 100 + 5.0 * t
+    f = fc.forecast_series(monthly(line[:60]), 12, origins=1)
+    value = f.forecast["value"].to_numpy()
+    assert (np.diff(value) > 0).all()
+    snaive_error = np.abs(line[48:60] - line[60:]).mean()
+    assert snaive_error == pytest.approx(60.0)
+    assert np.abs(value - line[60:]).mean() < 0.5 * snaive_error
+    assert np.abs(value - (line[60:] - 60 / 4)).mean() < 10      # three members near the line, one a year behind
+
+
+def test_a_level_shift_is_followed():
+    # A seasonal business at 100 for three years, then at 150 (a new store) for two: the forecast is at the new
+    # level, not the average of the old and new ones.
+    season = 1 + 0.05 * np.sin(2 * np.pi * np.arange(60) / 12)
+    y = np.r_[np.full(36, 100.0), np.full(24, 150.0)] * season
+    f = fc.forecast_series(monthly(y), 12, origins=1)
+    value = f.forecast["value"].to_numpy()
+    assert value.mean() == pytest.approx(150.0, rel=0.05)
+    assert np.allclose(value, 150.0 * season[:12], rtol=0.08)
 
 
 def test_fits_keep_statsmodels_warnings_to_themselves():
