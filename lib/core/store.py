@@ -101,6 +101,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "alerts: rules, events, comments", alert_tables.create_tables),
     Migration(11, "notification outbox and user contact addresses", notify_tables.create_tables),
     Migration(12, "log-in back-off per client", access_tables.create_login_clients),
+    Migration(13, "budget versions drafted from a forecast: method and data date", finance_tables.add_budget_source),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -32,7 +32,7 @@ from lib.access.scope import User
 from lib.core import clock, db
 from lib.core.errors import Forbidden, InvalidArgument, WorkbenchError
 from lib.core.schema import BudgetKind, BudgetStatus, account, budget_line, budget_version, org_unit
-from lib.core.tables.finance import BUDGET_VERSION_COLUMNS, budget_change
+from lib.core.tables.finance import BUDGET_SOURCE_COLUMNS, BUDGET_VERSION_COLUMNS, budget_change
 from lib.performance import hooks as ingest_hooks
 
 LINE_COLUMNS = ("period", "org_unit_id", "account_code", "amount")
@@ -49,7 +49,7 @@ STATUS_ZH = {BudgetStatus.DRAFT: "草稿", BudgetStatus.SUBMITTED: "已提交", 
 # budget_version with the columns migration 5 added (created_by, updated_at, updated_by), which the
 # canonical Table in lib.core.schema does not declare.
 VERSION = sa.table("budget_version", *[sa.column(c.name, c.type) for c in budget_version.c],
-                   *[sa.column(name, type_) for name, type_ in BUDGET_VERSION_COLUMNS])
+                   *[sa.column(name, type_) for name, type_ in (*BUDGET_VERSION_COLUMNS, *BUDGET_SOURCE_COLUMNS)])
 
 
 class VersionLocked(WorkbenchError):
@@ -122,7 +122,7 @@ def versions(engine: sa.Engine) -> pd.DataFrame:
                    .label("total")).group_by(budget_line.c.version_id).subquery())
     v = VERSION.c
     stmt = (sa.select(v.id, v.name, v.kind, v.fiscal_year, v.status, v.based_on, v.created_at, v.created_by,
-                      v.updated_at, v.updated_by, sa.func.coalesce(n.c.lines, 0).label("lines"),
+                      v.updated_at, v.updated_by, v.method, v.data_date, sa.func.coalesce(n.c.lines, 0).label("lines"),
                       sa.func.coalesce(n.c.total, 0).label("total"))
             .select_from(VERSION.outerjoin(n, n.c.version_id == v.id)).order_by(v.id.desc()))
     return db.run(engine, stmt)
@@ -310,10 +310,12 @@ def _check_name(conn: sa.Connection, name: str) -> str:
 
 def create_version(engine: sa.Engine, user: User, *, name: str, kind: str, fiscal_year: int,
                    lines: pd.DataFrame | None = None, based_on: int | None = None, status: str = "draft",
-                   conn: sa.Connection | None = None) -> int:
+                   conn: sa.Connection | None = None, method: str | None = None,
+                   data_date: dt.date | None = None) -> int:
     """Create a version (with optional lines: period, org_unit_id, account_code, amount) in one
     transaction; returns its id. Invalid lines raise :class:`LinesRejected` and nothing is written.
-    Given ``conn``, it runs inside the caller's transaction (e.g. a scenario saved with its drivers)."""
+    Given ``conn``, it runs inside the caller's transaction (e.g. a scenario saved with its drivers). ``method`` and
+    ``data_date`` record where a drafted version came from (a forecast method and the last month of actuals it saw)."""
     _require(user)
     try:
         kind_, status_ = BudgetKind(kind), BudgetStatus(status)
@@ -327,12 +329,13 @@ def create_version(engine: sa.Engine, user: User, *, name: str, kind: str, fisca
                               f"财年须为 1900 到 2200 之间的年份，收到 {fiscal_year!r}。")
     if conn is None:
         with engine.begin() as own:
-            return _create(own, user, name, kind_, status_, fiscal_year, lines, based_on)
-    return _create(conn, user, name, kind_, status_, fiscal_year, lines, based_on)
+            return _create(own, user, name, kind_, status_, fiscal_year, lines, based_on, method, data_date)
+    return _create(conn, user, name, kind_, status_, fiscal_year, lines, based_on, method, data_date)
 
 
 def _create(conn: sa.Connection, user: User, name: str, kind_: BudgetKind, status_: BudgetStatus, fiscal_year: int,
-            lines: pd.DataFrame | None, based_on: int | None) -> int:
+            lines: pd.DataFrame | None, based_on: int | None, method: str | None = None,
+            data_date: dt.date | None = None) -> int:
     name = _check_name(conn, name)
     if based_on is not None:
         _version(conn, based_on)
@@ -345,10 +348,12 @@ def _create(conn: sa.Connection, user: User, name: str, kind_: BudgetKind, statu
     now = _now()
     conn.execute(VERSION.insert().values(id=new_id, name=name, kind=kind_.value, fiscal_year=fiscal_year,
                                          status=status_.value, based_on=based_on, created_at=now,
-                                         created_by=user.username, updated_at=now, updated_by=user.username))
+                                         created_by=user.username, updated_at=now, updated_by=user.username,
+                                         method=method, data_date=data_date))
     _insert_lines(conn, new_id, clean)
+    source = {"method": method, "data_date": data_date} if method else {}
     _log(conn, user, new_id, "create", len(clean), {"name": name, "kind": kind_.value, "fiscal_year": fiscal_year,
-                                                    "status": status_.value, "based_on": based_on})
+                                                    "status": status_.value, "based_on": based_on, **source})
     return new_id
 
 

@@ -74,6 +74,17 @@ BUDGET_VERSION_COLUMNS = (
 )
 
 
+# Columns added by migration 13: a version drafted from a forecast records the method and the data's last month.
+BUDGET_SOURCE_COLUMNS = (
+    ("method", sa.String(200)),
+    ("data_date", sa.Date()),
+)
+
+
+def add_budget_source(conn: sa.Connection) -> None:
+    schema.add_missing_columns(conn, schema.budget_version, list(BUDGET_SOURCE_COLUMNS))
+
+
 def create_tables(conn: sa.Connection) -> None:
     # Columns added to the canonical table after version 1 (superseded_by), then the app's own.
     schema.add_missing_columns(conn, schema.budget_version,
