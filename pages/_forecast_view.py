@@ -11,7 +11,7 @@ import streamlit as st
 from lib.access import auth
 from lib.core import fmt, i18n
 from lib.core.errors import WorkbenchError
-from lib.finance import forecast
+from lib.finance import forecast, forecast_budget
 from lib.semantic import model as semantic
 from pages import _shared as sh
 
@@ -82,13 +82,23 @@ def _batch(series: dict[str, pd.Series], horizon: int) -> dict[str, forecast.For
     return out
 
 
+def _method(model_id: str) -> str:
+    return _t(f"forecast.method.{model_id}") if model_id == "combination" else model_id
+
+
+def _coverage(f: forecast.Forecast) -> str:
+    return _t("forecast.coverage.value", c80=fmt.percent(f.coverage80), c95=fmt.percent(f.coverage95))
+
+
 def _overview(results: dict[str, forecast.Forecast], show) -> pd.DataFrame:
     rows = []
     for key, f in results.items():
         acc = f.accuracy.set_index("model")["mase"]
-        rows.append({_t("forecast.series"): _series_label(key), _t("forecast.chosen"): f.model,
+        rows.append({_t("forecast.series"): _series_label(key), _t("forecast.chosen"): _method(f.model),
                      _t("forecast.col.mase"): round(float(acc.get(f.model, float("nan"))), 3),
                      _t("forecast.vs_baseline"): round(float(acc.get("seasonal_naive", float("nan"))), 3),
+                     _t("forecast.col.versus"): f.versus_baseline(sh.lang()),
+                     _t("forecast.coverage"): _coverage(f),
                      _t("forecast.next_total", h=len(f.forecast)): show(f.total())})
     return pd.DataFrame(rows)
 
@@ -152,7 +162,52 @@ def _history(user, model, end: dt.date) -> None:
 
 
 def render() -> None:
-    """The 预测 tab: pick a metric, a breakdown and a horizon; forecast every series; save; compare."""
+    """The 预测 tab: forecasts of one metric; then, for those who may edit budgets, a draft budget from a forecast."""
+    _forecasts()
+    user = sh.current_user()
+    if auth.may(user, "edit_budgets"):
+        _draft(user)
+
+
+def _draft(user) -> None:
+    """滚动预测 → 预算草案: forecast every unit × revenue/COGS/opex account, save the months as a draft version."""
+    st.subheader(_t("forecast.draft.title"))
+    st.caption(_t("forecast.draft.caption"))
+    a = sh.as_of()
+    end = a.data_end or a.today - dt.timedelta(days=1)
+    last = forecast.last_complete_month(end)
+    years = {t: forecast_budget.months_of(t, last, a.today) for t in forecast_budget.Target}
+    c1, c2 = st.columns([1, 2])
+    target = c1.radio(_t("forecast.draft.target"), list(forecast_budget.Target), key="fc_draft_target",
+                      format_func=lambda t: _t(f"forecast.draft.{t}", year=years[t][0], n=len(years[t][1])))
+    default = _t(f"forecast.draft.name.{target}", year=years[target][0], month=f"{last:%Y-%m}")
+    name = c2.text_input(_t("forecast.draft.name"), value=default, max_chars=100, key=f"fc_draft_name_{target}")
+    if not st.button(_t("forecast.draft.go"), key="fc_draft_go"):
+        return
+    bar = st.progress(0.0, text=_t("forecast.running", done=0, total="…"))
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / total, text=_t("forecast.running", done=done, total=total))
+    try:
+        draft = forecast_budget.draft_budget(sh.engine(), sh.run, user, name=name, target=target, end=end,
+                                             progress=progress)
+    except WorkbenchError as exc:
+        bar.empty()
+        sh.show_error(exc)
+        return
+    bar.empty()
+    st.success(_t("forecast.draft.done", id=draft.version_id, name=sh.plain(name), n=len(draft.lines),
+                  kind=_t(f"forecast.draft.kind.{draft.kind}"), month=f"{draft.data_date:%Y-%m}"))
+    totals = draft.totals()
+    totals["account_type"] = totals["account_type"].map(lambda k: _t(f"forecast.draft.type.{k}"))
+    totals["amount"] = totals["amount"].map(lambda v: fmt.money(v, sh.lang()))
+    st.dataframe(totals.rename(columns={"account_type": _t("forecast.draft.col.type"),
+                                        "amount": _t("forecast.draft.col.amount")}),
+                 hide_index=True, key="fc_draft_totals")
+
+
+def _forecasts() -> None:
+    """Pick a metric, a breakdown and a horizon; forecast every series; save; compare."""
     user, model, lang = sh.current_user(), sh.model(), sh.lang()
     st.caption(_t("forecast.caption"))
     metrics = forecast.additive_metrics(model, user)
@@ -196,13 +251,15 @@ def render() -> None:
         key = st.selectbox(_t("forecast.series"), keys, format_func=_series_label, key="fc_series") if len(keys) > 1 \
             else keys[0]
         f = results[key]
-        m1, m2, m3 = st.columns(3)
+        m1, m2, m3, m4 = st.columns(4)
         acc = f.accuracy.set_index("model")["mase"]
-        m1.metric(_t("forecast.chosen"), f.model, help=_t("forecast.chosen.help", origins=f.backtest_origins,
-                                                          h=f.backtest_horizon))
+        m1.metric(_t("forecast.chosen"), _method(f.model), help=_t("forecast.chosen.help", origins=f.backtest_origins,
+                                                                   h=f.backtest_horizon))
         m2.metric(_t("forecast.col.mase"), fmt_num(acc.get(f.model)),
                   help=f"{_t('forecast.vs_baseline')}: {fmt_num(acc.get('seasonal_naive'))}")
-        m3.metric(_t("forecast.next_total", h=horizon), show(f.total()))
+        m3.metric(_t("forecast.coverage"), _coverage(f), help=_t("forecast.coverage.help"))
+        m4.metric(_t("forecast.next_total", h=horizon), show(f.total()))
+        st.caption(sh.plain(f.versus_baseline(lang)))
         if f.note(lang):
             st.info(f.note(lang))
         st.altair_chart(_chart(f), key="fc_chart")

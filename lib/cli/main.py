@@ -85,7 +85,7 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--as", dest="as_user", metavar="USERNAME", help="read with this user's scope and role")
 
     f = sub.add_parser("forecast", help="forecast a metric by month: chosen model, 80%%/95%% intervals, backtest accuracy")
-    f.add_argument("--metric", required=True, help="metric id; one that adds up over months (revenue, cogs, opex …)")
+    f.add_argument("--metric", help="metric id; one that adds up over months (revenue, cogs, opex …)")
     f.add_argument("--by", help="dimension id: one forecast per value (default: the total)")
     f.add_argument("--horizon", type=int, default=12, help="months ahead (1–36, default 12)")
     f.add_argument("--origins", type=int, default=3, help="backtest origins per candidate model (default 3)")
@@ -94,6 +94,11 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--format", choices=["table", "csv", "json"], default="table")
     f.add_argument("--lang", choices=["zh", "en"], default="zh")
     f.add_argument("--as", dest="as_user", metavar="USERNAME", help="read with this user's scope and role")
+    f.add_argument("--to-budget", metavar="NAME", help="forecast every org unit × revenue/COGS/opex account and save the "
+                   "months of --target as a new draft budget version NAME (needs --as a user who may edit budgets)")
+    f.add_argument("--target", choices=["rest_of_year", "next_year"], default="next_year",
+                   help="with --to-budget: the rest of this fiscal year (a rolling forecast) or the next fiscal year")
+    f.add_argument("--workers", type=int, default=0, help="processes for the fits (default 0: one per CPU)")
 
     ingest_cli.add_parser(sub)
     scorecard_cli.add_parser(sub)
@@ -322,10 +327,33 @@ def _query(engine, args) -> int:
     return 0
 
 
+def _forecast_to_budget(engine, args, model) -> int:
+    from lib.finance import forecast_budget
+    if not args.as_user:
+        raise WorkbenchError("--to-budget needs --as USERNAME: a user who may edit budgets.",
+                             "--to-budget 需要 --as 用户名：一位有权编辑预算的用户。")
+    user = auth.load_user(engine, args.as_user)
+    run = lambda spec: query.run(engine, spec, user=user, model=model)  # noqa: E731
+    end = args.end or asof.data_end(run, "actual") or clock.today() - dt.timedelta(days=1)
+    draft = forecast_budget.draft_budget(engine, run, user, name=args.to_budget, target=args.target, end=end,
+                                         workers=args.workers)
+    zh = args.lang == "zh"
+    print(("已生成预算草案" if zh else "Drafted budget version") + f" #{draft.version_id} “{args.to_budget}” "
+          f"({draft.kind}, FY{draft.fiscal_year}, {len(draft.lines)} " + ("行" if zh else "lines") + ", "
+          + ("数据截至" if zh else "data to") + f" {draft.data_date:%Y-%m}; {draft.method})")
+    for r in draft.totals().itertuples(index=False):
+        print(f"  {r.account_type:<8} {fmt.money(r.amount, args.lang)}")
+    return 0
+
+
 def _forecast(engine, args) -> int:
     from lib.finance import forecast
     store.init_schema(engine)
     model, _ = metric_store.load_model(engine)
+    if args.to_budget:
+        return _forecast_to_budget(engine, args, model)
+    if not args.metric:
+        raise WorkbenchError("forecast needs --metric (or --to-budget NAME).", "forecast 需要 --metric（或 --to-budget 名称）。")
     forecast.check_metric(model, args.metric)
     if args.by:
         model.dimension(args.by)

@@ -24,12 +24,12 @@ END = ["--end", "2026-11-24"]   # the demo data runs to 2026-11-23: October 2026
 
 @pytest.fixture
 def few_models(monkeypatch):
-    monkeypatch.setattr(fm, "full_candidates", lambda positive: [fm.BASELINE, fm.ETS_ADD_DAMPED])
+    monkeypatch.setattr(fm, "COMBINATION", fm.Combination(fixed=(fm.BASELINE, fm.ETS_ADD_DAMPED)))
 
 
 @pytest.fixture
-def baseline_only(monkeypatch):
-    monkeypatch.setattr(fm, "full_candidates", lambda positive: [fm.BASELINE])
+def baseline_only(monkeypatch):   # a combination of seasonal naive alone: its forecast is seasonal naive's
+    monkeypatch.setattr(fm, "COMBINATION", fm.Combination(fixed=(fm.BASELINE,)))
 
 
 def test_csv_by_region_is_last_years_months_under_seasonal_naive(demo_url, demo_engine, capsys, baseline_only):
@@ -38,7 +38,7 @@ def test_csv_by_region_is_last_years_months_under_seasonal_naive(demo_url, demo_
     df = pd.read_csv(io.StringIO(capsys.readouterr().out))
     assert list(df.columns) == ["series", "period", "model", "value", "lo80", "hi80", "lo95", "hi95",
                                 "mase", "smape", "mase_seasonal_naive"]
-    assert set(df["period"]) == {"2026-11", "2026-12", "2027-01"} and (df["model"] == "seasonal_naive").all()
+    assert set(df["period"]) == {"2026-11", "2026-12", "2027-01"} and (df["model"] == "combination").all()
     last_year = query.run(demo_engine, QuerySpec(("revenue",), ("month", "region"),
                                                  time_range=TimeRange(dt.date(2025, 11, 1), dt.date(2026, 1, 31))))
     assert len(df) == len(last_year) == 3 * last_year["region"].nunique()
@@ -53,10 +53,10 @@ def test_json_has_the_forecast_the_model_and_every_candidates_accuracy(demo_url,
     assert cli.main(["--url", demo_url, "forecast", "--metric", "cogs", "--horizon", "2", "--origins", "2",
                      "--format", "json", "--lang", "en", *END]) == 0
     [total] = json.loads(capsys.readouterr().out)
-    assert total["series"] == "" and total["model"] in {"seasonal_naive", "ets_add_damped"}
+    assert total["series"] == "" and total["model"] == "combination"
     assert [r["period"] for r in total["forecast"]] == ["2026-11", "2026-12"]
     assert set(total["forecast"][0]) == {"period", "value", "lo80", "hi80", "lo95", "hi95"}
-    assert [a["model"] for a in total["accuracy"]] == ["seasonal_naive", "ets_add_damped"]
+    assert [a["model"] for a in total["accuracy"]] == ["combination", "seasonal_naive", "ets_add_damped"]
     assert sum(a["chosen"] for a in total["accuracy"]) == 1
     assert (total["backtest_origins"], total["backtest_horizon"]) == (2, 2)
 
@@ -65,7 +65,7 @@ def test_table_is_labelled_and_formatted(demo_url, capsys, baseline_only):
     assert cli.main(["--url", demo_url, "forecast", "--metric", "revenue", "--horizon", "2", "--origins", "1",
                      "--lang", "en", *END]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("# Net revenue · total · seasonal_naive (backtest: 1 × 2 months)")
+    assert out.startswith("# Net revenue · total · combination (backtest: 1 × 2 months)")
     assert "2026-11" in out and "¥" in out and "mase" in out
 
 
@@ -90,3 +90,20 @@ def test_as_a_region_head_forecasts_only_their_region(empty_url, capsys, baselin
     assert set(pd.read_csv(io.StringIO(capsys.readouterr().out))["series"]) == {"华东大区"}
     assert cli.main(["--url", empty_url, "forecast", "--metric", "cogs", "--as", "demo_viewer", *END]) == 2
     assert "may not see" in capsys.readouterr().err
+
+
+def test_to_budget_drafts_a_version_as_a_finance_user(small_demo_url, capsys, baseline_only):
+    from lib.finance import budget_versions as bv
+    args = ["--url", small_demo_url, "forecast", "--to-budget", "FY2027 CLI 草案", "--target", "next_year",
+            "--workers", "1", *END]
+    assert cli.main(args) == 2 and "--as" in capsys.readouterr().err        # who drafts it must be named
+    assert cli.main([*args, "--as", "demo_viewer", "--lang", "en"]) == 2
+    assert "may not edit budgets" in capsys.readouterr().err
+    assert cli.main([*args, "--as", "demo_finance", "--lang", "en"]) == 0
+    out = capsys.readouterr().out
+    assert "Drafted budget version" in out and "FY2027" in out and "data to 2026-10" in out and "total" in out
+    engine = store.get_engine(small_demo_url)
+    v = bv.versions(engine)
+    engine.dispose()
+    row = v[v["name"] == "FY2027 CLI 草案"].iloc[0]
+    assert (row["kind"], row["status"], int(row["fiscal_year"])) == ("budget", "draft", 2027) and row["lines"] > 0
