@@ -29,7 +29,7 @@ DATE_TESTS ?= tests/test_layering.py tests/lib/semantic/test_asof.py tests/lib/c
 # Chinese text in PNG/SVG/PDF exports needs a CJK font on the machine (vl-convert uses system fonts).
 CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
-.PHONY: run test lint test-dates demo info bench clean-store cjk-font
+.PHONY: run test lint test-dates demo info bench bench-peers-venv clean-store cjk-font
 
 # A stamp per requirements file: pip runs again only when a pin changes.
 $(VENV)/.req-run: requirements.txt
@@ -92,3 +92,11 @@ info: $(VENV)/.req-run
 
 bench: $(VENV)/.req-bench
 	$(PY) bench/bench_demo.py
+
+# statsforecast (the forecast benchmark's peers) needs pandas < 3: a venv of its own, used only by bench_forecast.py.
+PEERS_VENV := .venv-bench-peers
+bench-peers-venv: $(PEERS_VENV)/.req
+$(PEERS_VENV)/.req: requirements-bench-peers.txt
+	test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-bench-peers.txt
+	touch $@

