@@ -3,4 +3,6 @@ import sys
 
 from lib.cli.main import main
 
-sys.exit(main())
+# Guarded like any entry point of a program that starts worker processes (``forecast --workers``).
+if __name__ == "__main__":
+    sys.exit(main())

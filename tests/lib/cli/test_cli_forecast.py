@@ -107,3 +107,17 @@ def test_to_budget_drafts_a_version_as_a_finance_user(small_demo_url, capsys, ba
     engine.dispose()
     row = v[v["name"] == "FY2027 CLI 草案"].iloc[0]
     assert (row["kind"], row["status"], int(row["fiscal_year"])) == ("budget", "draft", 2027) and row["lines"] > 0
+
+
+def test_workers_fit_in_spawned_processes_from_the_command_line(small_demo_url):
+    # A real `python -m lib.cli` run with a pool of spawned processes (the in-process tests use one): the workers
+    # start clean, fit, and the rows come back complete and in the series' order.
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "lib.cli", "--url", small_demo_url, "forecast", "--metric", "revenue",
+                           "--by", "region", "--horizon", "2", "--origins", "1", "--workers", "2", "--format", "csv",
+                           *END], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    df = pd.read_csv(io.StringIO(done.stdout))
+    assert (df["model"] == "combination").all() and len(df) == 8
+    assert df["series"].drop_duplicates().tolist() == sorted(df["series"].unique())   # series order kept
