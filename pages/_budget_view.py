@@ -139,8 +139,8 @@ def render_versions(df: pd.DataFrame) -> None:
     can_edit = auth.may(user, "edit_budgets")
     # Line counts and totals are company-wide figures read outside lib.semantic.query: finance only.
     figures = ["lines", "total"] if can_edit else []
-    shown = df[["id", "name", "kind", "fiscal_year", "status", "based_on", *figures, "updated_by",
-                "updated_at"]].copy()
+    shown = df[["id", "name", "kind", "fiscal_year", "status", "based_on", *figures, "method", "data_date",
+                "updated_by", "updated_at"]].copy()   # method / data date: where a version drafted from a forecast came from
     shown["kind"] = [t(f"budget.kind.{k}") for k in shown["kind"]]
     shown["status"] = [t(f"budget.status.{s}") for s in shown["status"]]
     shown = shown.rename(columns={c: t(f"budget.v.col.{c}") for c in shown.columns})

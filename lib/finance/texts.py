@@ -268,6 +268,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "budget.v.col.based_on": {"zh": "基于版本", "en": "Based on"},
     "budget.v.col.lines": {"zh": "明细行数", "en": "Lines"},
     "budget.v.col.total": {"zh": "金额合计", "en": "Total"},
+    "budget.v.col.method": {"zh": "预测方法", "en": "Forecast method"},
+    "budget.v.col.data_date": {"zh": "数据截至月", "en": "Data to"},
     "budget.v.col.updated_by": {"zh": "最近修改人", "en": "Last changed by"},
     "budget.v.col.updated_at": {"zh": "最近修改时间", "en": "Last changed at"},
     "budget.kind.budget": {"zh": "预算", "en": "Budget"},

@@ -116,6 +116,7 @@ def test_finance_turns_a_forecast_into_a_draft_budget(monkeypatch, own_url):
     row = v[v["name"] == "FY2027 预算草案（预测，数据至 2026-10）"].iloc[0]
     assert row["status"] == "draft" and row["kind"] == "budget"
     assert totals["合计（各行之和）"].iloc[-1] == fmt.money(float(row["total"]), "zh")   # the lines as stored
+    assert row["method"].startswith("forecast: combination×") and str(row["data_date"])[:7] == "2026-10"
 
 
 def test_roles_that_cannot_edit_budgets_see_no_draft_action(monkeypatch, demo_url):
