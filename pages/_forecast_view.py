@@ -82,6 +82,13 @@ def _batch(series: dict[str, pd.Series], horizon: int) -> dict[str, forecast.For
     return out
 
 
+def _actuals_end() -> dt.date:
+    """The last day of actuals: it ends with the data, not the calendar (a month the load has not finished is
+    not history yet)."""
+    a = sh.as_of()
+    return a.data_end or a.today - dt.timedelta(days=1)
+
+
 def _method(model_id: str) -> str:
     return _t(f"forecast.method.{model_id}") if model_id == "combination" else model_id
 
@@ -173,10 +180,9 @@ def _draft(user) -> None:
     """滚动预测 → 预算草案: forecast every unit × revenue/COGS/opex account, save the months as a draft version."""
     st.subheader(_t("forecast.draft.title"))
     st.caption(_t("forecast.draft.caption"))
-    a = sh.as_of()
-    end = a.data_end or a.today - dt.timedelta(days=1)
+    end = _actuals_end()
     last = forecast.last_complete_month(end)
-    years = {t: forecast_budget.months_of(t, last, a.today) for t in forecast_budget.Target}
+    years = {t: forecast_budget.months_of(t, last, sh.as_of().today) for t in forecast_budget.Target}
     c1, c2 = st.columns([1, 2])
     target = c1.radio(_t("forecast.draft.target"), list(forecast_budget.Target), key="fc_draft_target",
                       format_func=lambda t: _t(f"forecast.draft.{t}", year=years[t][0], n=len(years[t][1])))
@@ -221,9 +227,7 @@ def _forecasts() -> None:
     by = b.selectbox(_t("forecast.by"), dims, key="fc_by",
                      format_func=lambda d: model.dimension(d).label(lang) if d else _t("forecast.by.none")) or None
     horizon = int(c.number_input(_t("forecast.horizon"), 1, forecast.MAX_HORIZON, 12, step=1, key="fc_horizon"))
-    # Actuals end with the data, not the calendar: a month the load has not finished is not history yet.
-    a = sh.as_of()
-    end = a.data_end or a.today - dt.timedelta(days=1)
+    end = _actuals_end()
     # Backtests take seconds per series: forecast on request, not on every open of the page.
     params = (metric, by, horizon)
     if st.button(_t("forecast.go"), key="fc_go", type="primary"):

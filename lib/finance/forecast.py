@@ -322,23 +322,25 @@ def last_complete_month(end: dt.date) -> dt.date:
     return (pd.Timestamp(end.replace(day=1)) - pd.DateOffset(months=1)).date()
 
 
-def monthly_series(run: Callable[[QuerySpec], pd.DataFrame], metric: str, by: str | None, end: dt.date, *,
-                   start: dt.date | None = None, filters: Iterable[FilterSpec] = (),
+def monthly_series(run: Callable[[QuerySpec], pd.DataFrame], metric: str, by: str | tuple[str, ...] | None,
+                   end: dt.date, *, start: dt.date | None = None, filters: Iterable[FilterSpec] = (),
                    model: SemanticModel | None = None) -> dict[str, pd.Series]:
     """Monthly values of ``metric`` per value of ``by`` ('' for the total when ``by`` is None), read with
     ``run`` (pages pass ``sh.run``), for the complete months up to ``end``; months without rows are 0.
-    All series span the same months, from the first month with data (or ``start``)."""
+    All series span the same months, from the first month with data (or ``start``). ``by`` may name several
+    dimensions: a series per combination of their values, keyed by the values joined with "|"."""
     model = model or query.default_model()
     check_metric(model, metric)
-    if by is not None:
-        model.dimension(by)
+    dims = (by,) if isinstance(by, str) else tuple(by or ())
+    for d in dims:
+        model.dimension(d)
     last = last_complete_month(end)
     first = start.replace(day=1) if start else dt.date(1900, 1, 1)
     if last < first:
         return {}
     month_end = (pd.Timestamp(last) + pd.offsets.MonthEnd(0)).date()
-    spec = QuerySpec(metrics=(metric,), dimensions=("month",) + ((by,) if by else ()),
-                     filters=tuple(filters), time_range=TimeRange(first, month_end))
+    spec = QuerySpec(metrics=(metric,), dimensions=("month", *dims), filters=tuple(filters),
+                     time_range=TimeRange(first, month_end))
     df = run(spec)
     if df.empty:
         return {}
@@ -346,10 +348,10 @@ def monthly_series(run: Callable[[QuerySpec], pd.DataFrame], metric: str, by: st
     lo = pd.Timestamp(start.replace(day=1)) if start else months.min()
     idx = pd.date_range(lo, pd.Timestamp(last), freq="MS")
     values = pd.to_numeric(df[metric], errors="coerce").astype(float)
-    if by is None:
-        keys = pd.Series("", index=df.index)
-    else:
-        keys = df[by].map(lambda v: NULL_LABEL if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+    keys = pd.Series("", index=df.index)
+    for i, d in enumerate(dims):
+        part = df[d].map(lambda v: NULL_LABEL if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+        keys = part if i == 0 else keys + "|" + part
     frame = pd.DataFrame({"key": keys.to_numpy(), "month": months.to_numpy(), "v": values.to_numpy()})
     out: dict[str, pd.Series] = {}
     for key, part in frame.groupby("key", sort=True):

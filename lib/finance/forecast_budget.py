@@ -31,7 +31,7 @@ from lib.core import clock
 from lib.core.errors import InvalidArgument
 from lib.finance import budget_versions as bv
 from lib.finance import forecast as fc
-from lib.semantic.spec import FilterSpec, QuerySpec, TimeRange
+from lib.semantic.spec import FilterSpec, QuerySpec
 
 ACCOUNT_TYPES = ("revenue", "cogs", "opex")
 Runner = Callable[[QuerySpec], pd.DataFrame]
@@ -77,36 +77,34 @@ def months_of(target: Target, data_month: dt.date, today: dt.date) -> tuple[int,
     return year, months
 
 
+def _running_cents(values: np.ndarray) -> np.ndarray:
+    """The running total of ``values`` in whole fen (exact integers)."""
+    return np.round(np.cumsum(np.asarray(values, float)) * 100).astype(np.int64)
+
+
 def _cent_lines(values: np.ndarray) -> np.ndarray:
     """Amounts rounded to the fen whose sum is the rounded sum of ``values``.
 
     >>> _cent_lines(np.array([0.004, 0.004, 0.004])).tolist()
     [0.0, 0.01, 0.0]
     """
-    cents = np.round(np.cumsum(np.asarray(values, float)) * 100).astype(np.int64)   # whole fen, exact
-    return np.diff(np.r_[0, cents]) / 100
+    return np.diff(np.r_[0, _running_cents(values)]) / 100
 
 
 def read_actuals(run: Runner, end: dt.date) -> tuple[dt.date, dict[str, pd.Series], dict[str, str]]:
     """(last complete month, monthly GL actuals per "unit|account", the account type of each) for the revenue,
     COGS and opex accounts, read through the query layer; months without postings are 0."""
-    last = fc.last_complete_month(end)
-    month_end = (pd.Timestamp(last) + pd.offsets.MonthEnd(0)).date()
-    spec = QuerySpec(("actual",), ("month", "org_unit", "account_code", "account_type"),
-                     (FilterSpec("account_type", "in", ACCOUNT_TYPES),), TimeRange(dt.date(1900, 1, 1), month_end))
-    df = run(spec)
-    df = df[df["org_unit"].notna() & df["account_code"].notna()]
-    if df.empty:
-        return last, {}, {}
-    months = pd.to_datetime(df["month"]).dt.to_period("M").dt.to_timestamp(how="start")
-    idx = pd.date_range(months.min(), pd.Timestamp(last), freq="MS")
-    keys = df["org_unit"].astype(int).astype(str) + "|" + df["account_code"].astype(str)
-    frame = pd.DataFrame({"key": keys.to_numpy(), "month": months.to_numpy(),
-                          "v": pd.to_numeric(df["actual"], errors="coerce").astype(float).to_numpy()})
-    types = dict(zip(keys, df["account_type"].astype(str)))
-    series = {str(k): part.groupby("month")["v"].sum().reindex(idx).fillna(0.0).rename(str(k))
-              for k, part in frame.groupby("key", sort=True)}
-    return last, series, types
+    # account_type follows from account_code, so as a third key it labels the series without splitting them.
+    read = fc.monthly_series(run, "actual", ("org_unit", "account_code", "account_type"), end,
+                             filters=(FilterSpec("account_type", "in", ACCOUNT_TYPES),))
+    series, types = {}, {}
+    for key, s in read.items():
+        unit, code, kind = key.split("|")
+        if fc.NULL_LABEL in (unit, code):
+            continue
+        series[f"{unit}|{code}"] = s.rename(f"{unit}|{code}")
+        types[f"{unit}|{code}"] = kind
+    return fc.last_complete_month(end), series, types
 
 
 def draft_budget(engine: sa.Engine, run: Runner, user: User, *, name: str, target: str, end: dt.date,
@@ -160,4 +158,4 @@ def draft_budget(engine: sa.Engine, run: Runner, user: User, *, name: str, targe
 def forecast_total(f: fc.Forecast, months: list[dt.date]) -> float:
     """A series' forecast over ``months`` rounded to the fen: what its lines add up to (the same running sum)."""
     v = f.forecast.loc[pd.Timestamp(months[0]):pd.Timestamp(months[-1]), "value"].to_numpy(float)
-    return float(np.round(np.cumsum(v)[-1] * 100) / 100) if len(v) and math.isfinite(v.sum()) else math.nan
+    return float(_running_cents(v)[-1] / 100) if len(v) and math.isfinite(v.sum()) else math.nan
