@@ -84,11 +84,11 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
     q.add_argument("--as", dest="as_user", metavar="USERNAME", help="read with this user's scope and role")
 
-    f = sub.add_parser("forecast", help="forecast a metric by month: chosen model, 80%%/95%% intervals, backtest accuracy")
+    f = sub.add_parser("forecast", help="forecast a metric by month: 80%%/95%% intervals, backtest accuracy; or a draft budget (--to-budget)")
     f.add_argument("--metric", help="metric id; one that adds up over months (revenue, cogs, opex …)")
     f.add_argument("--by", help="dimension id: one forecast per value (default: the total)")
     f.add_argument("--horizon", type=int, default=12, help="months ahead (1–36, default 12)")
-    f.add_argument("--origins", type=int, default=3, help="backtest origins per candidate model (default 3)")
+    f.add_argument("--origins", type=int, default=3, help="backtest origins per series (default 3)")
     f.add_argument("--end", type=_date, default=None,
                    help="use the complete months up to this date (default: the data's last day before today)")
     f.add_argument("--format", choices=["table", "csv", "json"], default="table")

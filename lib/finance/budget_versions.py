@@ -46,8 +46,8 @@ TRANSITIONS: dict[BudgetStatus, frozenset[BudgetStatus]] = {
 EDITABLE = frozenset({BudgetStatus.DRAFT})
 STATUS_ZH = {BudgetStatus.DRAFT: "草稿", BudgetStatus.SUBMITTED: "已提交", BudgetStatus.APPROVED: "已批准",
              BudgetStatus.LOCKED: "已锁定"}
-# budget_version with the columns migration 5 added (created_by, updated_at, updated_by), which the
-# canonical Table in lib.core.schema does not declare.
+# budget_version with the columns migrations 5 (created_by, updated_at, updated_by) and 13 (method, data_date)
+# added, which the canonical Table in lib.core.schema does not declare.
 VERSION = sa.table("budget_version", *[sa.column(c.name, c.type) for c in budget_version.c],
                    *[sa.column(name, type_) for name, type_ in (*BUDGET_VERSION_COLUMNS, *BUDGET_SOURCE_COLUMNS)])
 

@@ -1,11 +1,13 @@
-"""Monthly forecasts (预测): automatic model choice by rolling-origin backtest, intervals, saved forecast runs.
+"""Monthly forecasts (预测): the combination of ``lib.finance.forecast_models``, backtests, intervals, saved runs.
 
-``forecast_series`` scores every candidate of ``lib.finance.forecast_models`` on several origins (each fit sees
-only the months before its origin), keeps the one with the lowest MASE (ties go to the simpler,
-earlier candidate, the seasonal naive baseline first), refits it on the whole history and forecasts
-with 80% and 95% prediction intervals. Short or irregular history (fewer than two seasons, gaps,
-zero months) is forecast with simpler models and a note saying why. Series are read through
-``lib.semantic.query`` (``monthly_series``); saved runs live in app_forecast_run / app_forecast_line.
+``forecast_series`` forecasts a regular history (two seasons or more, no gaps or zero months) with
+``fm.COMBINATION``, the mean of damped ETS, seasonal ARIMA on the log, Theta and seasonal naive. The combination
+and each member are scored on several rolling origins (each fit sees only the months before its origin), and
+its 80% and 95% intervals come from its own backtest errors. Short or irregular history, or an explicit list of
+``candidates``, takes the other road: every candidate is scored the same way, the lowest MASE is kept (ties go
+to the simpler, earlier candidate, the seasonal naive baseline first) and refitted on the whole history, with
+a note saying why. Series are read through ``lib.semantic.query`` (``monthly_series``); saved runs live in
+app_forecast_run / app_forecast_line.
 """
 from __future__ import annotations
 
@@ -121,9 +123,10 @@ def _check_args(horizon: int, season: int, origins: int) -> None:
 
 def forecast_series(history: pd.Series, horizon: int, *, season: int = 12, origins: int = 3,
                     candidates: Sequence[fm.Candidate] | None = None, series: str = "") -> Forecast:
-    """Forecast ``horizon`` months after ``history`` with the candidate that backtests best.
+    """Forecast ``horizon`` months after ``history``: with the combination, or (short or irregular history, or
+    ``candidates`` given) with the candidate that backtests best.
 
-    ``candidates`` replaces the automatic set (tests use it for fewer fits or a spy); those needing
+    ``candidates`` replaces the combination (tests use it for fewer fits or a spy); those needing
     more history than there is are left out.
     """
     _check_args(horizon, season, origins)
