@@ -135,6 +135,8 @@ class Dimension:
     label_en: str
     group: str
     parent: str | None = None
+    synonyms: tuple[str, ...] = ()
+    """Other words for the dimension in questions (地区, by area); its members' aliases are stored apart."""
 
     def label(self, lang: str) -> str:
         return self.label_zh if lang == "zh" else self.label_en
@@ -215,6 +217,8 @@ class Metric:
     inputs: Mapping[str, Input] = field(default_factory=dict)
     metric: str | None = None
     period: str | None = None
+    synonyms: tuple[str, ...] = ()
+    """Other words finance accepts for this metric in a question (营收, sales); a word not declared is not it."""
 
     def label(self, lang: str) -> str:
         return self.label_zh if lang == "zh" else self.label_en
@@ -243,6 +247,8 @@ class Metric:
             out["time_agg"] = self.time_agg.value
         if self.filters:
             out["filters"] = [f.to_dict() for f in self.filters]
+        if self.synonyms:
+            out["synonyms"] = list(self.synonyms)
         if self.inputs:
             out["inputs"] = {k: ({"metric": v.metric, "offset": v.offset} if v.offset else {"metric": v.metric})
                              for k, v in self.inputs.items()}
@@ -375,7 +381,8 @@ def load(directory: Path = SEMANTIC_DIR, overrides: Iterable[Mapping] = (),
     for file, subject, doc in docs:
         for did, raw in (doc.get("dimensions") or {}).items():
             dims[did] = Dimension(did, raw.get("label_zh", did), raw.get("label_en", did),
-                                  raw.get("group", "other"), raw.get("parent"))
+                                  raw.get("group", "other"), raw.get("parent"),
+                                  _words(raw.get("synonyms"), file, did, issues))
         for dsid, raw in (doc.get("datasets") or {}).items():
             ds = _dataset(file, dsid, raw, issues, tables or {})
             if ds:
@@ -461,6 +468,7 @@ def metric_from_dict(raw: Mapping, subject: str, file: str, issues: list[Issue])
     except Exception as exc:  # noqa: BLE001  (malformed filter entries)
         bad.append(f"filters are malformed: {exc}")
         filters = ()
+    synonyms = _words(raw.get("synonyms"), file, mid, issues, bad)
     for b in bad:
         issues.append(Issue(file, mid, b))
     if bad:
@@ -470,7 +478,25 @@ def metric_from_dict(raw: Mapping, subject: str, file: str, issues: list[Issue])
         owner=str(raw["owner"]), type=mtype, format=fmt, decimals=decimals, direction=direction, status=status,
         subject=subject, dataset=raw.get("dataset"), expr=raw.get("expr"), filters=filters,
         time_column=raw.get("time_column"), time_agg=time_agg, numerator=raw.get("numerator"),
-        denominator=raw.get("denominator"), inputs=inputs, metric=raw.get("metric"), period=raw.get("period"))
+        denominator=raw.get("denominator"), inputs=inputs, metric=raw.get("metric"), period=raw.get("period"),
+        synonyms=synonyms)
+
+
+def _words(raw: object, file: str, item: str, issues: list[Issue], bad: list[str] | None = None) -> tuple[str, ...]:
+    """A list of synonyms: distinct non-blank words of at most 50 characters (a text is split at commas)."""
+    if raw in (None, ""):
+        return ()
+    if isinstance(raw, str):
+        raw = re.split(r"[,，、;；\n]", raw)
+    problem = None
+    if not isinstance(raw, (list, tuple)) or not all(isinstance(w, str) for w in raw):
+        problem = f"synonyms must be a list of words, got {raw!r}"
+    elif any(len(w.strip()) > 50 for w in raw):
+        problem = "a synonym is at most 50 characters"
+    if problem:
+        (bad.append(problem) if bad is not None else issues.append(Issue(file, item, problem)))
+        return ()
+    return tuple(dict.fromkeys(w.strip() for w in raw if w.strip()))
 
 
 # ---- validation ----------------------------------------------------------------------------
