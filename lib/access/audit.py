@@ -13,7 +13,7 @@ from lib.core.tables.access import audit, audit_seq  # noqa: F401  (callers read
 ACTIONS = ("login", "login_failed", "login_throttled", "logout", "user_create", "user_update", "user_disable", "user_enable",
            "password_reset", "scope_change", "metric_edit", "metric_restore", "metric_create",
            "query_as", "export", "import", "budget_edit", "scorecard_edit", "scorecard_run", "scorecard_publish",
-           "kpi_entry", "alert_rule_edit", "alert_update", "notify_config", "budget_from_forecast")
+           "kpi_entry", "alert_rule_edit", "alert_update", "notify_config", "budget_from_forecast", "vocabulary_edit")
 
 
 def record(conn_or_engine, username: str | None, action: str, target: str | None = None,

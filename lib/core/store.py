@@ -16,6 +16,7 @@ from lib.core import clock, config, schema
 from lib.core.errors import SchemaTooNew, StoreUnavailable
 from lib.core.tables import access as access_tables
 from lib.core.tables import alerts as alert_tables
+from lib.core.tables import ask as ask_tables
 from lib.core.tables import dashboards as dashboard_tables
 from lib.core.tables import finance as finance_tables
 from lib.core.tables import ingest as ingest_tables
@@ -102,6 +103,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(11, "notification outbox and user contact addresses", notify_tables.create_tables),
     Migration(12, "log-in back-off per client", access_tables.create_login_clients),
     Migration(13, "budget versions drafted from a forecast: method and data date", finance_tables.add_budget_source),
+    Migration(14, "questions in words: dimension vocabulary versions, recent questions", ask_tables.create_tables),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

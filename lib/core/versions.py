@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from lib.core.tables import ask as ask_tables
 from lib.core.tables import finance as finance_tables
 from lib.core.tables import metrics as metric_tables
 from lib.core.tables import sources as source_tables
@@ -24,8 +25,9 @@ def data(conn: sa.Connection) -> str:
 
 
 def metrics(conn: sa.Connection) -> str:
-    """Metric edits and registered datasets (count and newest of each)."""
-    v, x = metric_tables.metric_version.c, source_tables.ext_dataset.c
+    """Metric edits, registered datasets and taught question words (count and newest of each)."""
+    v, x, w = metric_tables.metric_version.c, source_tables.ext_dataset.c, ask_tables.vocabulary_version.c
     n, last = conn.execute(sa.select(sa.func.count(), sa.func.max(v.created_at))).one()
     dn, dlast = conn.execute(sa.select(sa.func.count(), sa.func.max(x.updated_at))).one()
-    return f"{n}:{last}:{dn}:{dlast}"
+    wn, wlast = conn.execute(sa.select(sa.func.count(), sa.func.max(w.created_at))).one()
+    return f"{n}:{last}:{dn}:{dlast}:{wn}:{wlast}"
