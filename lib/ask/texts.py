@@ -1,0 +1,43 @@
+"""UI strings of lib.ask (问数): zh and en per key, merged by ``lib.core.i18n``."""
+from __future__ import annotations
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "ask.title": {"zh": "问一问", "en": "Ask a question"},
+    "ask.label": {"zh": "用一句话提问（例如：今年各区域的营收）", "en": "Ask in words (e.g. revenue by region this year)"},
+    "ask.go": {"zh": "提问", "en": "Ask"},
+    "ask.examples": {"zh": "试试这些问题", "en": "Try these"},
+    "ask.recent": {"zh": "最近问过", "en": "Recent questions"},
+    "ask.reading": {"zh": "理解为", "en": "Read as"},
+    "ask.kind.metric": {"zh": "指标", "en": "metric"},
+    "ask.kind.dimension": {"zh": "维度", "en": "dimension"},
+    "ask.kind.member": {"zh": "成员", "en": "member"},
+    "ask.kind.time": {"zh": "时间", "en": "time"},
+    "ask.kind.comparison": {"zh": "对比", "en": "comparison"},
+    "ask.kind.ranking": {"zh": "排名", "en": "ranking"},
+    "ask.kind.grain": {"zh": "粒度", "en": "grain"},
+    "ask.kind.unknown": {"zh": "未理解", "en": "not understood"},
+    "ask.read_as": {"zh": "“{text}”按“{name}”理解", "en": "“{text}” read as “{name}”"},
+    "ask.alternatives": {"zh": "换一种理解：", "en": "Did you mean:"},
+    "ask.alternative": {"zh": "“{text}”改为 {label}", "en": "“{text}” as {label}"},
+    "ask.no_answer": {"zh": "没有给出数字：{why}", "en": "No figure given: {why}"},
+    "ask.closest": {"zh": "最接近的指标：", "en": "Closest metrics:"},
+    "ask.use_metric": {"zh": "改问“{label}”", "en": "Ask about “{label}”"},
+    "ask.open_explore": {"zh": "在自助分析中打开", "en": "Open in Explore"},
+    "ask.rows": {"zh": "共 {n} 行", "en": "{n} rows"},
+    "ask.data": {"zh": "查看数据（{n} 行）", "en": "View the data ({n} rows)"},
+    "ask.cmp": {"zh": "{label}（对比期）", "en": "{label} (compared period)"},
+    "ask.chg": {"zh": "{label} 变动", "en": "{label} change"},
+    # The metric center's vocabulary (finance teaches the question box)
+    "vocab.title": {"zh": "问数词汇（维度同义词与成员别名）", "en": "Question words (dimension synonyms, member aliases)"},
+    "vocab.caption": {"zh": "指标的同义词在指标的编辑表单里维护；这里维护维度的同义词和成员的别名。每次保存都是一个新版本。",
+                      "en": "Metric synonyms are edited with the metric; here, a dimension's synonyms and its members' "
+                            "aliases. Every save is a new version."},
+    "vocab.dimension": {"zh": "维度", "en": "Dimension"},
+    "vocab.synonyms": {"zh": "同义词（逗号分隔）", "en": "Synonyms (comma-separated)"},
+    "vocab.aliases": {"zh": "成员别名（每行一个：成员: 别名, 别名）", "en": "Member aliases (one per line: member: alias, alias)"},
+    "vocab.save": {"zh": "保存词汇", "en": "Save words"},
+    "vocab.saved": {"zh": "已保存为版本 {version}。", "en": "Saved as version {version}."},
+    "vocab.unknown_member": {"zh": "没有这些成员：{names}", "en": "No such members: {names}"},
+    "vocab.history": {"zh": "版本历史", "en": "Version history"},
+    "metrics.field.synonyms": {"zh": "同义词（逗号分隔，问数时可用）", "en": "Synonyms (comma-separated, for questions)"},
+}
