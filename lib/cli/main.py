@@ -8,6 +8,7 @@ import argparse
 import datetime as dt
 import json
 import sys
+from dataclasses import replace
 
 import pandas as pd
 
@@ -19,7 +20,7 @@ from lib.cli import scorecard as scorecard_cli
 from lib.core import clock, fmt, secrets_file, store
 from lib.core.errors import WorkbenchError
 from lib.demo import build as demo
-from lib.semantic import asof, metric_store, periods, query
+from lib.semantic import asof, metric_store, metric_view, periods, query
 from lib.semantic import model as semantic
 from lib.semantic.spec import Comparison, FilterSpec, QuerySpec, Sort, TimeRange
 
@@ -48,7 +49,7 @@ def _rows(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lib.cli", description="Yecai Workbench command line.")
     p.add_argument("--url", help="store URL (default: WORKBENCH_DB_URL, secrets.toml, or the embedded DuckDB file)")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{init,demo,info,metrics,query,forecast,import,imports,users}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{init,demo,info,metrics,query,ask,forecast,import,imports,users}")
 
     init = sub.add_parser("init", help="create or migrate the store's schema")
     init.add_argument("--demo-if-empty", action="store_true",
@@ -83,6 +84,12 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--lang", choices=["zh", "en"], default="zh")
     q.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
     q.add_argument("--as", dest="as_user", metavar="USERNAME", help="read with this user's scope and role")
+
+    a = sub.add_parser("ask", help="问数: a question in words, e.g. \"今年各区域的营收\"; shows how it was read")
+    a.add_argument("question")
+    a.add_argument("--as", dest="as_user", metavar="USERNAME", help="ask with this user's scope and role")
+    a.add_argument("--lang", choices=["zh", "en"], default="zh")
+    a.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
     f = sub.add_parser("forecast", help="forecast a metric by month: 80%%/95%% intervals, backtest accuracy; or a draft budget (--to-budget)")
     f.add_argument("--metric", help="metric id; one that adds up over months (revenue, cogs, opex …)")
@@ -198,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             return _query(engine, args)
         elif args.command == "forecast":
             return _forecast(engine, args)
+        elif args.command == "ask":
+            return _ask(engine, args)
         elif args.command in ("import", "imports"):
             return ingest_cli.main(args, engine)
         elif args.command == "scorecard":
@@ -309,22 +318,57 @@ def _query(engine, args) -> int:
     if args.sql:
         print(query.sql_text(spec, engine, user=user, model=model))
         return 0
-    df = query.run(engine, spec, user=user, model=model)
-    for grain in semantic.TIME_GRAINS:
-        if grain in df.columns:
-            df[grain] = [periods.bucket_label(d, grain) for d in df[grain]]
-    for col in df.columns:  # money to the cent in machine-readable output (no binary float artefacts)
-        base = col.partition("__")[0]
-        if base in model.metrics and model.metrics[base].format is semantic.Format.CURRENCY and not col.endswith("__chg"):
-            df[col] = df[col].round(2)
+    df = _machine(query.run(engine, spec, user=user, model=model), model)
     if args.format == "csv":
         sys.stdout.write(df.to_csv(index=False))
     elif args.format == "json":
         print(df.to_json(orient="records", force_ascii=False, date_format="iso"))
     else:
         print(f"# {query.describe(spec, args.lang, model)}")
-        print(_formatted(df, model, args.lang).to_string(index=False))
+        print(metric_view.formatted(df, model, args.lang).to_string(index=False))
     return 0
+
+
+def _machine(df: pd.DataFrame, model) -> pd.DataFrame:
+    """Rows for scripts: time buckets as labels (2025-03, 2025-Q1), money to the cent (no binary float artefacts)."""
+    df = df.copy()
+    for grain in semantic.TIME_GRAINS:
+        if grain in df.columns:
+            df[grain] = [periods.bucket_label(d, grain) for d in df[grain]]
+    for col in df.columns:
+        base = col.partition("__")[0]
+        if base in model.metrics and model.metrics[base].format is semantic.Format.CURRENCY and not col.endswith("__chg"):
+            df[col] = df[col].round(2)
+    return df
+
+
+def _ask(engine, args) -> int:
+    """Exit 0 with the answer (an empty one outside the asker's scope); 2 with one line when there is none."""
+    from lib.ask import answer as ask
+    from lib.ask import lexicon
+    store.init_schema(engine)
+    model, _ = metric_store.load_model(engine)
+    user = auth.load_user(engine, args.as_user) if args.as_user else None
+    vocab = ask.vocabulary_for(engine, user, model)
+    got = ask.ask(engine, args.question, user, vocab, model, args.lang)
+    if user is not None:
+        audit.record(engine, args.as_user, "query_as", ",".join(got.spec.metrics) if got.spec else None,
+                     {"question": args.question[:500]}, "cli")
+        lexicon.remember(engine, user.username, args.question)
+    if got.rows is not None:
+        got = replace(got, rows=_machine(got.rows, model))
+    if args.format == "json":
+        print(json.dumps(ask.to_dict(got, model, args.lang), ensure_ascii=False, default=str))
+    elif got.rows is not None and args.format == "csv":
+        sys.stdout.write(got.rows.to_csv(index=False))
+    elif got.rows is not None:
+        print(f"# {ask.restated(got, model, args.lang)}")
+        print("# " + " ".join(f"[{t.text}:{ask.token_label(t, model, args.lang) if t.kind not in ('filler', 'unknown') else t.kind}]"
+                              for t in got.reading.tokens))
+        print(metric_view.formatted(got.rows, model, args.lang).to_string(index=False) if len(got.rows) else "(0 rows)")
+    if got.message:
+        print(got.message if got.rows is not None else f"error: {got.message}", file=sys.stderr)
+    return 0 if got.rows is not None else 2
 
 
 def _forecast_to_budget(engine, args, model) -> int:
@@ -401,27 +445,6 @@ def _forecast(engine, args) -> int:
                 print(f"note: {f.note(args.lang)}")
             print()
     return 0
-
-
-def _formatted(df: pd.DataFrame, model, lang: str) -> pd.DataFrame:
-    out = df.copy()
-    for col in df.columns:
-        base, _, suffix = col.partition("__")
-        if base not in model.metrics:
-            continue
-        m = model.metrics[base]
-        if suffix == "chg":
-            f = (lambda v: fmt.change_pp(v, lang)) if m.format.value.startswith("percent") else fmt.change_pct
-        elif m.format is semantic.Format.CURRENCY:
-            f = lambda v: fmt.money(v, lang)  # noqa: E731
-        elif m.format is semantic.Format.PERCENT:
-            f = lambda v, d=m.decimals: fmt.percent(v, d)  # noqa: E731
-        elif m.format is semantic.Format.PERCENT_POINTS:
-            f = lambda v: fmt.change_pp(v, lang)  # noqa: E731
-        else:
-            f = lambda v, d=m.decimals: "—" if pd.isna(v) else f"{v:,.{d}f}"  # noqa: E731
-        out[col] = [f(v) or "—" for v in df[col]]
-    return out
 
 
 def _safe(engine) -> str:

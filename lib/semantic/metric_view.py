@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import altair as alt
 import pandas as pd
 
+from lib.core import fmt
 from lib.core.i18n import t
 from lib.semantic import model as semantic
 from lib.semantic.metric_store import Version, changes
@@ -238,3 +239,26 @@ def history_rows(versions: list[Version]) -> list[HistoryRow]:
         rows.append(HistoryRow(v.version, v.action, v.author, f"{v.created_at:%Y-%m-%d %H:%M}" if v.created_at else "",
                                v.note or "", ", ".join(c[0] for c in changes(older, v.definition)) if older else ""))
     return rows
+
+
+def formatted(df: pd.DataFrame, model: SemanticModel, lang: str) -> pd.DataFrame:
+    """Query rows as finance reads them: every metric column (and its ``__cmp``/``__chg``) as text in the
+    metric's format; other columns as they are."""
+    out = df.copy()
+    for col in df.columns:
+        base, _, suffix = col.partition("__")
+        if base not in model.metrics:
+            continue
+        m = model.metrics[base]
+        if suffix == "chg":
+            f = (lambda v: fmt.change_pp(v, lang)) if m.format.value.startswith("percent") else fmt.change_pct
+        elif m.format is semantic.Format.CURRENCY:
+            f = lambda v: fmt.money(v, lang)  # noqa: E731
+        elif m.format is semantic.Format.PERCENT:
+            f = lambda v, d=m.decimals: fmt.percent(v, d)  # noqa: E731
+        elif m.format is semantic.Format.PERCENT_POINTS:
+            f = lambda v: fmt.change_pp(v, lang)  # noqa: E731
+        else:
+            f = lambda v, d=m.decimals: "—" if pd.isna(v) else f"{v:,.{d}f}"  # noqa: E731
+        out[col] = [f(v) or "—" for v in df[col]]
+    return out
