@@ -126,6 +126,33 @@ def cockpit_figures(as_user: str | None = None) -> cockpit.Cockpit | None:
     return cockpit.build(lambda spec: run(spec, as_user), lambda mid: reader.may_see_metric(mid, model()))
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def _values(url: str, dim: str, username: str | None, data: str, metrics: str, users: str) -> list:
+    user = auth.load_user(_engine(url), username) if username else None
+    return query.dimension_values(_engine(url), dim, user, _model(url, metrics)[0])
+
+
+def dimension_values(dim: str, scoped: bool = True) -> list:
+    """A dimension's members: those in the logged-in user's scope, or (``scoped=False``) company-wide, which
+    only the question box uses, to recognise the names of other units (names, never their figures)."""
+    username = current_user().username if scoped else None
+    return _values(config.store_url(), dim, username, data_version(), metrics_version(), users_version())
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _vocabulary(url: str, username: str, data: str, metrics: str, users: str):
+    from lib.ask import answer as ask
+
+    user = auth.load_user(_engine(url), username)
+    return ask.vocabulary_for(_engine(url), user, _model(url, metrics)[0], values=lambda d, u: _values(
+        url, d, u.username if u is not None else None, data, metrics, users))
+
+
+def vocabulary():
+    """The words the logged-in user's questions can use (lib.ask), built once per data, metric and user version."""
+    return _vocabulary(config.store_url(), current_user().username, data_version(), metrics_version(), users_version())
+
+
 # ---- log-in ------------------------------------------------------------------------------------
 
 def current_user() -> User:

@@ -12,6 +12,7 @@ from lib.core.errors import ResultTooLarge, WorkbenchError
 from lib.explore import charts
 from lib.explore import evaluate as explore
 from lib.semantic.spec import Mark
+from pages import _ask_parts as ask_box
 from pages import _explore_parts as ex
 from pages import _shared as sh
 
@@ -22,6 +23,7 @@ t = ex.t
 
 st.title(t("explore.title"))
 st.caption(t("explore.caption"))
+ask_box.box("explore")
 ex.init_from_link()
 if ss.get("_ex_flash"):
     st.warning(ss.pop("_ex_flash"))

@@ -12,11 +12,12 @@ from lib.semantic import asof, metric_store
 from lib.semantic import metric_view as mv
 from lib.semantic.model import Direction, Format, MetricType, SemanticError, Status, TimeAgg
 from pages import _shared as sh
+from pages import _vocabulary_view
 
 lang = sh.lang()
 ss = st.session_state
 can_edit = auth.may(sh.current_user(), "edit_metrics")
-FIELDS = ("label_zh", "label_en", "description", "owner", "status", "format", "decimals", "direction")
+FIELDS = ("label_zh", "label_en", "description", "owner", "status", "format", "decimals", "direction", "synonyms")
 
 
 def t(key: str, **kw: object) -> str:
@@ -87,6 +88,7 @@ def _common_fields(p: str, d: dict) -> None:
     a.text_input(t("metrics.field.label_zh"), d.get("label_zh", ""), key=p + "label_zh")
     b.text_input(t("metrics.field.label_en"), d.get("label_en", ""), key=p + "label_en")
     st.text_area(t("metrics.field.description"), d.get("description", ""), key=p + "description")
+    st.text_input(t("metrics.field.synonyms"), ", ".join(d.get("synonyms", [])), key=p + "synonyms")
     a, b, c = st.columns(3)
     a.text_input(t("metrics.field.owner"), d.get("owner", ""), key=p + "owner")
     for col, f, enum_ in ((b, "status", Status), (c, "format", Format)):
@@ -218,7 +220,7 @@ with detail:
     facts = [("type", t(f"metrics.type.{m.type.value}")), ("subject", _subject(m.subject)),
              ("format", f"{t(f'metrics.format.{m.format.value}')} · {m.decimals}"),
              ("direction", t(f"metrics.direction.{m.direction.value}")), ("owner", m.owner),
-             ("status", t(f"metrics.status.{m.status.value}")),
+             ("status", t(f"metrics.status.{m.status.value}")), ("synonyms", "、".join(m.synonyms) or "—"),
              ("version", str(last.version if last else 0)), ("last_change", changed)]
     st.markdown("  \n".join(f"**{t(f'metrics.field.{k}')}**：{sh.plain(v)}" for k, v in facts))
 
@@ -281,3 +283,5 @@ with history:
         for v in hist[1:]:
             st.button(t("metrics.restore", version=v.version), key=f"metrics_restore_{mid}_{v.version}",
                       on_click=_restore, args=(mid, v.version))
+
+_vocabulary_view.section(can_edit)

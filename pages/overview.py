@@ -4,6 +4,7 @@ import streamlit as st
 
 from lib.core.errors import WorkbenchError
 from lib.explore import charts
+from pages import _ask_parts as ask_box
 from pages import _cockpit_parts as parts
 from pages import _pilot
 from pages import _shared as sh
@@ -11,6 +12,7 @@ from pages import _shared as sh
 lang = sh.lang()
 st.title(sh.t("overview.title"))
 _pilot.render()  # the pilot checklist: open while a step is left, collapsed once all are done
+ask_box.box("cockpit")
 try:
     data = sh.cockpit_figures()
     month = sh.overview_figures()
