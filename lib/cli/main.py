@@ -49,7 +49,7 @@ def _rows(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lib.cli", description="Yecai Workbench command line.")
     p.add_argument("--url", help="store URL (default: WORKBENCH_DB_URL, secrets.toml, or the embedded DuckDB file)")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{init,demo,info,metrics,query,ask,forecast,import,imports,users}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{init,demo,info,metrics,query,ask,explain,forecast,import,imports,users}")
 
     init = sub.add_parser("init", help="create or migrate the store's schema")
     init.add_argument("--demo-if-empty", action="store_true",
@@ -90,6 +90,19 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--as", dest="as_user", metavar="USERNAME", help="ask with this user's scope and role")
     a.add_argument("--lang", choices=["zh", "en"], default="zh")
     a.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+    e = sub.add_parser("explain", help="归因: why a metric changed (vs the previous period, last year or the budget), "
+                                         "split by input and by dimension; the contributions add up to the change")
+    e.add_argument("--metric", required=True, help="metric id, e.g. gross_margin, opex, dso")
+    e.add_argument("--from", dest="first", required=True, metavar="YYYY-MM", help="first month")
+    e.add_argument("--to", dest="last", required=True, metavar="YYYY-MM", help="last month (inclusive)")
+    e.add_argument("--vs", required=True, choices=["previous", "yoy", "budget"],
+                   help="previous: the same number of months before; yoy: a year earlier; budget: the approved budget")
+    e.add_argument("--where", action="append", default=[], type=_where, help="filter: dim=value (repeatable)")
+    e.add_argument("--depth", type=int, default=3, help="levels of the drill path, 1–3 (default 3)")
+    e.add_argument("--as", dest="as_user", metavar="USERNAME", help="explain within this user's scope and role")
+    e.add_argument("--lang", choices=["zh", "en"], default="zh")
+    e.add_argument("--format", choices=["table", "json"], default="table")
 
     f = sub.add_parser("forecast", help="forecast a metric by month: 80%%/95%% intervals, backtest accuracy; or a draft budget (--to-budget)")
     f.add_argument("--metric", help="metric id; one that adds up over months (revenue, cogs, opex …)")
@@ -207,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
             return _forecast(engine, args)
         elif args.command == "ask":
             return _ask(engine, args)
+        elif args.command == "explain":
+            return _explain(engine, args)
         elif args.command in ("import", "imports"):
             return ingest_cli.main(args, engine)
         elif args.command == "scorecard":
@@ -369,6 +384,31 @@ def _ask(engine, args) -> int:
     if got.message:
         print(got.message if got.rows is not None else f"error: {got.message}", file=sys.stderr)
     return 0 if got.rows is not None else 2
+
+
+def _explain(engine, args) -> int:
+    """Exit 0 with the explanation; 2 with one line when the metric or the comparison can't be explained."""
+    from lib.explain import explain as ex
+    from lib.explain import words
+    store.init_schema(engine)
+    model, _ = metric_store.load_model(engine)
+    user = auth.load_user(engine, args.as_user) if args.as_user else None
+    if not 1 <= args.depth <= ex.MAX_DEPTH:
+        raise WorkbenchError(f"--depth is 1 to {ex.MAX_DEPTH}.", f"--depth 取 1 到 {ex.MAX_DEPTH}。")
+    ask = ex.Ask.months(args.metric, args.first, args.last, args.vs, tuple(args.where))
+    if user is not None:
+        audit.record(engine, args.as_user, "query_as", args.metric,
+                     {"explain": args.vs, "from": args.first, "to": args.last,
+                      "where": [f.to_dict() for f in args.where]}, "cli")
+    got = ex.explain(lambda spec: query.run(engine, spec, user=user, model=model), model, ask, depth=args.depth)
+    if args.format == "json":
+        print(json.dumps(words.to_dict(got, model, args.lang), ensure_ascii=False, default=str))
+        return 0
+    print(words.narrative(got, model, args.lang))
+    for table in words.tables(got, model, args.lang):
+        print()
+        print(table.to_string(index=False))
+    return 0
 
 
 def _forecast_to_budget(engine, args, model) -> int:
