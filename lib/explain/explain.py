@@ -21,7 +21,7 @@ import pandas as pd
 
 from lib.core import clock
 from lib.explain import decompose as dc
-from lib.explain.forms import NotExplainable, Ratio, Resolved, resolve
+from lib.explain.forms import Linear, NotExplainable, Ratio, Resolved, resolve
 from lib.semantic import periods
 from lib.semantic.model import TIME_GRAINS, SemanticModel
 from lib.semantic.spec import Comparison, FilterSpec, QuerySpec, TimeRange
@@ -122,6 +122,9 @@ class Explanation:
     single: tuple[tuple[str, object], ...] = ()
     """Dimensions with one member only in this scope (nothing to split), and that member."""
     path: tuple[Step, ...] = ()
+    detail: Explanation | None = None
+    """A sum over several datasets (operating profit): its largest input explained by that input's own
+    dimensions (opex by expense type and account, which revenue does not have)."""
 
     @property
     def change(self) -> float:
@@ -274,7 +277,18 @@ def explain(run: Runner, model: SemanticModel, ask: Ask, today: dt.date | None =
     cur_r, base_r, partial = _ranges(model, r, ask, today or clock.today())
     leaves = r.form.leaves
     reader = _Reader(run, model, leaves, ask, cur_r, base_r)
-    return _explain(reader, r, ask, cur_r, base_r, partial, min(depth, MAX_DEPTH), dimensions)
+    e = _explain(reader, r, ask, cur_r, base_r, partial, min(depth, MAX_DEPTH), dimensions)
+    if isinstance(r.form, Linear) and len(e.parts) > 1 and e.change:
+        top = max(e.parts, key=lambda p: abs(p.contribution))
+        own = set(_dimensions(model, (top.metric,), ask.vs)) - {s.dimension for s in e.dimensions} - \
+            {d for d, _ in e.single}
+        if own:
+            sub = replace(ask, metric=top.metric)
+            leaf = resolve(model, top.metric)
+            child = _explain(_Reader(run, model, leaf.form.leaves, sub, cur_r, base_r), leaf, sub, cur_r, base_r,
+                             partial, 1, tuple(sorted(own)))
+            e = replace(e, detail=child)
+    return e
 
 
 def _explain(reader: _Reader, r: Resolved, ask: Ask, cur_r: TimeRange, base_r: TimeRange, partial: bool,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 MESSAGES: dict[str, dict[str, str]] = {
     "explain.why": {"zh": "为什么？", "en": "Why?"},
+    "explain.why_metric": {"zh": "为什么？{metric}", "en": "Why? {metric}"},
     "explain.title": {"zh": "为什么变了：{metric}", "en": "Why it changed: {metric}"},
     "explain.vs.previous": {"zh": "比上期", "en": "vs the previous period"},
     "explain.vs.yoy": {"zh": "同比", "en": "vs last year"},
@@ -25,6 +26,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "explain.by_dim": {"zh": "按{dim}看，{items}。", "en": "By {dim}: {items}."},
     "explain.ratio_effects": {"zh": "（水平 {rate}，结构 {mix}）", "en": " (rate {rate}, mix {mix})"},
     "explain.share": {"zh": "占 {share}", "en": "{share} of it"},
+    "explain.detail": {"zh": "其中{input}变动 {change}，按{dim}看：{items}。", "en": "{input} moved {change}; by {dim}: {items}."},
     "explain.drill": {"zh": "在{member}内部，按{dim}看：{items}。", "en": "Within {member}, by {dim}: {items}."},
     "explain.all_in": {"zh": "{member}全部在{items}。", "en": "All of {member} is in {items}."},
     "explain.dim_member": {"zh": "{dim}“{member}”", "en": "{dim} “{member}”"},

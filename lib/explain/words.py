@@ -110,9 +110,16 @@ def _ancestors(model: SemanticModel, dim: str) -> set[str]:
 
 
 def narrative(e: Explanation, model: SemanticModel, lang: str = "zh", link: Link | None = None) -> str:
-    """'营业利润同比减少 ¥523万（…）。按构成：… 按区域看，华北大区 -¥190万（占 36%）…'."""
+    """'营业利润同比减少 ¥523万（…）。按构成：… 按区域看，华北大区 -¥190万（占 36%）…'.
+
+    Plain text; with ``link``, markdown whose numbers link to where the page shows them (all else escaped)."""
+    links: list[tuple[str, str]] = []
+
     def linked(text: str, target: str) -> str:
-        return f"[{text}]({link(target)})" if link else text
+        if not link:
+            return text
+        links.append((text, link(target)))
+        return f"\x00{len(links) - 1}\x00"
 
     m = model.metric(e.ask.metric)
     vs = t(f"explain.vs.{e.ask.vs.value}", lang)
@@ -129,23 +136,37 @@ def narrative(e: Explanation, model: SemanticModel, lang: str = "zh", link: Link
         items = [f"{model.metric(p.metric).label(lang)} {linked(change(model, e.metric, p.contribution, lang), 'inputs')}"
                  for p in ordered]
         out.append(t("explain.parts", lang, items=t("explain.sep", lang).join(items)))
+    if e.detail is not None and e.detail.dimensions:
+        d, s = e.detail, e.detail.dimensions[0]
+        out.append(t("explain.detail", lang, input=model.metric(d.metric).label(lang),
+                     change=linked(change(model, d.metric, d.change, lang), "inputs"),
+                     dim=model.dimension(s.dimension).label(lang),
+                     items=_members(d, model, s, lang, lambda text, _t: linked(text, "detail"))))
     if e.dimensions:
         s = e.dimensions[0]
         out.append(t("explain.by_dim", lang, dim=model.dimension(s.dimension).label(lang),
                      items=_members(e, model, s, lang, linked)))
     for k, step in enumerate(e.path, start=1):
         child = step.explanation
-        if child.single:
-            out.append(t("explain.all_in", lang, member=member_label(step.member, lang), items=t("explain.sep", lang).join(
-                t("explain.dim_member", lang, dim=model.dimension(d).label(lang), member=member_label(v, lang))
-                for d, v in child.single if d not in _ancestors(model, step.dimension))))
+        where = [t("explain.dim_member", lang, dim=model.dimension(d).label(lang), member=member_label(v, lang))
+                 for d, v in child.single if d not in _ancestors(model, step.dimension)]
+        if where:
+            out.append(t("explain.all_in", lang, member=member_label(step.member, lang),
+                         items=t("explain.sep", lang).join(where)))
         if not child.dimensions:
             break
         s = child.dimensions[0]
         out.append(t("explain.drill", lang, member=member_label(step.member, lang),
                      dim=model.dimension(s.dimension).label(lang),
                      items=_members(child, model, s, lang, lambda text, _t, k=k: linked(text, f"step:{k}"))))
-    return "".join(out) if lang == "zh" else " ".join(out)
+    text = "".join(out) if lang == "zh" else " ".join(out)
+    if not link:
+        return text
+    # Markdown: names from the data are shown literally (escaped); only the numbers are links.
+    text = fmt.plain(text)
+    for i, (number, target) in enumerate(links):
+        text = text.replace(f"\x00{i}\x00", f"[{fmt.plain(number)}]({target})")
+    return text
 
 
 def _key(v: object, lang: str) -> object:
@@ -193,6 +214,9 @@ def to_dict(e: Explanation, model: SemanticModel, lang: str = "zh") -> dict:
                   "change_within": _num(st.explanation.change),
                   "next": split_dict(st.explanation.dimensions[0], lang) if st.explanation.dimensions else None}
                  for st in e.path],
+        "detail": None if e.detail is None else {
+            "metric": e.detail.metric, "change": _num(e.detail.change),
+            "dimensions": [split_dict(s, lang) for s in e.detail.dimensions]},
         "narrative": narrative(e, model, lang),
     }
 

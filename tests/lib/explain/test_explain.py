@@ -191,3 +191,15 @@ def test_cli_table_scoped_and_errors(demo_url, capsys):
     assert "itself a comparison" in capsys.readouterr().err
     assert cli.main(["--url", demo_url, "explain", "--metric", "no_such", "--from", "2026-01", "--to", "2026-10",
                      "--vs", "yoy"]) == 2
+
+
+def test_a_sum_over_datasets_explains_its_largest_input_by_that_inputs_own_dimensions(demo_engine):
+    e = explain(runner(demo_engine), MODEL, Ask.months("operating_profit", *YTD, "budget"), today=TODAY)
+    top = max(e.parts, key=lambda p: abs(p.contribution))
+    assert e.detail is not None and e.detail.metric == top.metric
+    assert e.detail.change == pytest.approx(top.current - top.base)
+    own = {s.dimension for s in e.detail.dimensions}
+    assert own and not own & {s.dimension for s in e.dimensions}
+    for s in e.detail.dimensions:
+        assert sum(m.contribution for m in s.members) == pytest.approx(e.detail.change, abs=0.005)
+    assert words.to_dict(e, MODEL)["detail"]["metric"] == top.metric
