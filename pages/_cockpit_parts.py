@@ -1,5 +1,7 @@
 """Pieces of the management cockpit (经营驾驶舱), shared by the Overview page and the admin's preview:
 the KPI tiles, the latest month's headline row, open alerts, the scorecard ranking and the outlook."""
+import datetime as dt
+
 import pandas as pd
 import streamlit as st
 
@@ -13,6 +15,7 @@ from lib.performance.alerts import center as alerts
 from lib.performance.scorecards import center as scorecard
 from lib.semantic.spec import ChartSpec, Field, Mark, QuerySpec
 from pages import _shared as sh
+from pages import _why_parts as why_parts
 
 COLORS = {Status.GOOD: "green", Status.WATCH: "orange", Status.BAD: "red", Status.NONE: "gray"}
 PAGES = {"margin": "pages/margin.py", "budget": "pages/budget.py", "explore": "pages/explore.py"}
@@ -53,8 +56,16 @@ def _link(tile: cockpit.Tile) -> None:
     st.page_link(PAGES[d.page], label=sh.t("cockpit.go"), icon=":material/arrow_forward:", query_params=params)
 
 
-def tiles(data: cockpit.Cockpit) -> None:
-    """The KPI tiles, three to a row: value, gap to target, status and a 12-month sparkline."""
+WHY = {"revenue": ("revenue", "budget"), "gross_margin": ("gross_margin", "budget"),
+       "operating_profit": ("operating_profit", "budget"), "opex_execution": ("opex", "budget"),
+       "dso": ("dso", "yoy"), "inventory_days": ("inventory_days", "yoy")}
+"""What a tile's 为什么？ explains: the metric behind its gap, against the tile's own target (execution over
+100 % is opex against its budget)."""
+
+
+def tiles(data: cockpit.Cockpit, why: bool = False) -> None:
+    """The KPI tiles, three to a row: value, gap to target, status and a 12-month sparkline; with ``why``,
+    a 为什么？ button on each that opens the explanation of its gap (``_why_parts.section("cockpit")``)."""
     per_row = 3
     for start in range(0, len(data.tiles), per_row):
         for col, tile in zip(st.columns(per_row), data.tiles[start:start + per_row]):
@@ -68,6 +79,10 @@ def tiles(data: cockpit.Cockpit) -> None:
                     st.badge(sh.t(f"cockpit.status.{tile.status.value}"), color=COLORS[tile.status])
                 with b:
                     _link(tile)
+                if why and tile.value is not None:
+                    metric, vs = WHY[d.key]
+                    why_parts.button("cockpit", metric, dt.date(data.month.year, 1, 1), data.month, vs,
+                                     key=d.key)
 
 
 def month_row(data: Overview) -> None:

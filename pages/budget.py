@@ -8,8 +8,10 @@ import streamlit as st
 from lib.core import fmt, i18n
 from lib.core.errors import WorkbenchError
 from lib.finance import budget
+from lib.semantic.spec import FilterSpec
 from pages import _budget_view as bview
 from pages import _shared as sh
+from pages import _why_parts as why_parts
 
 lang = sh.lang()
 ss = st.session_state
@@ -61,6 +63,17 @@ def _variance_tab(latest: dt.date, versions: pd.DataFrame) -> None:
     opex = tot[tot["account_type"] == "opex"]
     if len(opex):
         k3.metric(t("budget.col.execution") + " · " + t("budget.type.opex"), fmt.percent(opex["execution"].iloc[0]))
+    first = dt.date(month.year, 1, 1) if ytd else month
+    scope = tuple(f for f in (FilterSpec("region", "in", (region,)) if region else None,
+                              FilterSpec("department", "in", (department,)) if region and department else None) if f)
+    w1, w2 = st.columns(2)
+    with w1:
+        why_parts.button("budget", "opex", first, month, "budget", scope, key="opex",
+                         label=t("explain.why_metric", metric=sh.model().metric("opex").label(lang)))
+    with w2:
+        why_parts.button("budget", "operating_profit", first, month, "budget", scope, key="op",
+                         label=t("explain.why_metric", metric=sh.model().metric("operating_profit").label(lang)))
+    why_parts.section("budget")
     rank = st.radio(t("budget.rank"), list(budget.Rank), key="bud_rank", horizontal=True,
                     format_func=lambda r: t(f"budget.rank.{r}"))
     top = budget.top_unfavourable(rows, 5, budget.Rank(rank))

@@ -9,6 +9,7 @@ from lib.finance import margin_charts as mc
 from lib.semantic import query
 from lib.semantic.spec import FilterSpec, QuerySpec, TimeRange
 from pages import _shared as sh
+from pages import _why_parts as why_parts
 
 lang = sh.lang()
 model = sh.model()
@@ -72,6 +73,10 @@ st.caption(t("margin.periods_budget" if compare is mg.Compare.BUDGET else "margi
              cur=f"{period.start} – {period.end}", base=f"{base.start} – {base.end}"))
 if not can_cost:
     st.warning(t("margin.no_cogs"))
+else:
+    why_parts.button("margin", "gross_margin", period.start, period.end, compare.value,
+                     label=t("explain.why_metric", metric=model.metric("gross_margin").label(lang)))
+    why_parts.section("margin")
 
 tabs = st.tabs([t(f"margin.tab.{k}") for k in ("table", "bridge", "waterfall", "leakage")])
 with tabs[0]:

@@ -8,6 +8,7 @@ from pages import _ask_parts as ask_box
 from pages import _cockpit_parts as parts
 from pages import _pilot
 from pages import _shared as sh
+from pages import _why_parts as why_parts
 
 lang = sh.lang()
 st.title(sh.t("overview.title"))
@@ -27,7 +28,8 @@ if data is None or month is None:
 sh.as_of_caption()
 st.caption(sh.t("cockpit.caption", start=f"{data.month:%Y}-01", end=f"{data.month:%Y-%m}",
                 scope=sh.scope_label(sh.current_user())))
-parts.tiles(data)
+parts.tiles(data, why=True)
+why_parts.section("cockpit")
 left, right = st.columns(2)
 for column, panel in ((left, parts.open_alerts), (right, parts.ranking)):
     with column:
