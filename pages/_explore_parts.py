@@ -12,7 +12,7 @@ from dataclasses import replace
 import streamlit as st
 
 from lib.access import auth
-from lib.core import i18n
+from lib.core import clock, i18n
 from lib.core.errors import WorkbenchError
 from lib.explore import evaluate as explore
 from lib.explore.evaluate import Preset, Shelves
@@ -21,6 +21,7 @@ from lib.semantic import model as semantic
 from lib.semantic import query
 from lib.semantic.spec import Calc, ChartSpec, FilterSpec, Mark, Sort, TimeRange
 from pages import _shared as sh
+from pages import _why_parts as why_parts
 
 ss = st.session_state
 PICKER = "shelf_{}"
@@ -342,6 +343,13 @@ def apply_click(other: str) -> None:
     if not picks:
         return
     ss["_ex_clicks"] = ss.get("_ex_clicks", 0) + 1
+    if ss.get("explore_click_mode") == "why":   # the clicked mark's figure against its previous period
+        q = explore.apply_selection(c, sel, mdl, other=(other,)).query
+        if q.metrics:
+            day = clock.today() - dt.timedelta(days=1)
+            tr = q.time_range or TimeRange(day.replace(day=1), day)
+            why_parts.open_on("explore", q.metrics[0], tr.start, tr.end, "previous", q.filters)
+        return
     if ss.get("explore_click_mode") == "drill":
         for name, values in picks.items():
             if name in mdl.dimensions and explore.children(name, mdl) and len(values) == 1 \

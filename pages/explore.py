@@ -15,6 +15,7 @@ from lib.semantic.spec import Mark
 from pages import _ask_parts as ask_box
 from pages import _explore_parts as ex
 from pages import _shared as sh
+from pages import _why_parts as why_parts
 
 lang, user = ex.begin(), sh.current_user()
 model = ex.model()
@@ -39,7 +40,7 @@ ex.apply_click(explore.other_label(lang))  # a click since the last run, before 
 ex.shelves_ui()
 ex.options_ui(last)
 ex.filters_ui()
-st.radio(t("explore.click_mode"), ["filter", "drill"], key="explore_click_mode", horizontal=True,
+st.radio(t("explore.click_mode"), ["filter", "drill", "why"], key="explore_click_mode", horizontal=True,
          format_func=lambda v, tt=ex.texts(): tt(f"explore.click.{v}"))
 ex.breadcrumb_ui()
 ex.chips_ui()
@@ -82,6 +83,7 @@ except WorkbenchError as exc:
 
 st.caption(sh.plain(explore.caption(chart, model, lang)))
 st.caption(t("explore.link"))
+why_parts.section("explore")
 with st.expander(t("explore.view_data"), key="explore_data_box"):
     formatted = charts.table(shown, data, model, lang)
     if len(formatted) <= 100:  # a plain table: read by screen readers, found by browser tests

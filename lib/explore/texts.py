@@ -84,6 +84,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "explore.click_mode": {"zh": "点击图形时", "en": "Clicking a mark"},
     "explore.click.filter": {"zh": "筛选", "en": "Filters"},
     "explore.click.drill": {"zh": "下钻（有下级时）", "en": "Drills down (where there is a level below)"},
+    "explore.click.why": {"zh": "为什么？（与上期比）", "en": "Why? (vs the previous period)"},
     "explore.empty": {"zh": "把一个指标拖到“行/Y”、一个维度拖到“列/X”，即可看到图表。",
                       "en": "Drag a metric to Rows/Y and a dimension to Columns/X to see a chart."},
     "explore.view_data": {"zh": "查看数据", "en": "View data"},
