@@ -10,6 +10,7 @@ from lib.core.tables.alerts import Status
 from lib.performance.alerts import center as alerts
 from pages import _alerts_rules, _outbox_view
 from pages import _shared as sh
+from pages import _why_parts as why_parts
 
 engine, user, lang = sh.engine(), sh.current_user(), sh.lang()
 manager = auth.may(user, "edit_alert_rules")
@@ -50,6 +51,10 @@ def _detail(row) -> None:
     st.markdown(f"**#{alert_id} · {esc(str(row['rule']))} · {esc(str(row['unit']))}**  \n{esc(str(row['message']))}")
     params = dict(urllib.parse.parse_qsl(row["link"].split("?", 1)[1])) if "?" in row["link"] else {}
     st.page_link("pages/explore.py", label=sh.t("al.open_chart"), icon=":material/monitoring:", query_params=params)
+    rule = next((r for r in alerts.rules(engine) if r.id == int(row["rule_id"])), None)
+    ask = alerts.explanation_of(rule, row["unit"] if rule is not None and rule.dimension else None, row["period"])
+    if ask is not None:
+        why_parts.show("alerts", ask, key=str(alert_id))
     st.markdown(f"**{sh.t('al.history')}**")
     hist = alerts.comments(engine, user, alert_id)
     if not hist.empty:

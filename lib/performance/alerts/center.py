@@ -188,3 +188,34 @@ def update(engine: sa.Engine, user: User, alert_id: int, *, status: str | None =
 def seed_demo(engine: sa.Engine) -> int:
     """The demo company's alert rules (``data/alerts.yaml``), added once; see :func:`lib.performance.alerts.admin.seed_demo`."""
     return alert_admin.seed_demo(engine)
+
+
+# ---- why did it fire (归因) --------------------------------------------------------------------
+
+def _period_months(period: str) -> tuple[dt.date, dt.date] | None:
+    """'2026-01-01~2026-10-31', '2026-09' or '2026-11-23' → the first and last month it covers."""
+    try:
+        parts = [p.strip() for p in str(period).split("~")]
+        days = [dt.date.fromisoformat(p) if len(p) == 10 else dt.date.fromisoformat(p + "-01") for p in parts]
+    except ValueError:
+        return None
+    return days[0].replace(day=1), days[-1].replace(day=1)
+
+
+def explanation_of(rule: ar.Rule | None, member: str | None, period: str):
+    """What explains an alert: its metric over its period, against what its rule compares with (the budget, last
+    year, else the period before), within its rule's filters and its row (``lib.explain.explain.Ask``);
+    None for a daily anomaly (a day's dip is not split by the month) or a rule no longer stored."""
+    from lib.explain.explain import Ask, Vs
+    from lib.semantic.spec import FilterSpec
+
+    months = _period_months(period)
+    if rule is None or months is None or (rule.kind is ar.Kind.ANOMALY and rule.grain == "day"):
+        return None
+    vs = (Vs.BUDGET if rule.kind is ar.Kind.BUDGET_EXECUTION else
+          Vs.YOY if rule.kind is ar.Kind.CHANGE and rule.compare.value == "last_year" else Vs.PREVIOUS)
+    filters = rule.filters
+    if rule.dimension and member is not None:
+        filters = filters + (FilterSpec(rule.dimension, "in", (member,)),)
+    first, last = months
+    return Ask(rule.metric, first, (pd.Timestamp(last) + pd.offsets.MonthEnd(0)).date(), vs, filters)
