@@ -38,3 +38,21 @@ def test_a_page_url_cannot_bypass_the_router(server, page):
     settle(page)
     assert page.locator('[data-testid="stSidebar"] [role="radiogroup"]').count() == 1
     assert page.locator("h1").first.inner_text() == "经营驾驶舱"
+
+
+def test_why_on_a_tile_opens_the_explanation_and_its_numbers_link_to_the_charts(server, page):
+    login(page, server)
+    page.wait_for_selector('[data-testid="stMetric"]', timeout=30_000)
+    settle(page)
+    page.get_by_role("button", name="为什么？").nth(3).click()      # the opex-execution tile
+    page.wait_for_selector("text=为什么变了：期间费用", timeout=30_000)
+    settle(page)
+    story = page.locator('[data-testid="stMarkdownContainer"]', has_text="期间费用比预算增加").first
+    link = story.locator('a[href^="#why-dim-"]').first
+    target = link.get_attribute("href")
+    link.click()
+    settle(page)
+    assert page.locator(f'[id="{target[1:]}"]').count() >= 1       # the anchor the number points to exists
+    assert page.locator('path[aria-roledescription="bar"]').count() > 3   # the waterfall's bars are drawn
+    page.get_by_role("button", name="关闭").click()
+    page.get_by_text("为什么变了：期间费用").wait_for(state="detached", timeout=30_000)
