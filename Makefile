@@ -26,7 +26,9 @@ DATE_TESTS ?= tests/test_layering.py tests/lib/semantic/test_asof.py tests/lib/c
   "tests/lib/access/test_auth.py::test_wrong_password_lockout_and_disabled_account" \
   "tests/lib/access/test_auth.py::test_logout_reset_disable_lock_and_role_changes_void_earlier_sessions" \
   "tests/lib/access/test_auth.py::test_a_log_in_cookie_is_signed_expires_and_names_its_user" \
-  tests/lib/ask/test_questions.py "tests/lib/ask/test_answer.py::test_cli_json_is_one_object_with_the_reading_and_the_rows"
+  tests/lib/ask/test_questions.py "tests/lib/ask/test_answer.py::test_cli_json_is_one_object_with_the_reading_and_the_rows" \
+  "tests/lib/explain/test_explain.py::test_cli_json_is_one_object_as_specified" \
+  "tests/lib/explain/test_explain.py::test_a_month_not_over_is_compared_like_for_like"
 # Chinese text in PNG/SVG/PDF exports needs a CJK font on the machine (vl-convert uses system fonts).
 CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
