@@ -155,9 +155,16 @@ def split(f: Form, cur: pd.DataFrame, base: pd.DataFrame, total_cur: Mapping[str
                                   float(n0[i] / di0[i]) if di0[i] != 0 else None, float(rate), float(mix),
                                   surprise=float(surprise[i])))
     rest = change - sum(m.contribution for m in members)
-    if abs(rest) > 1e-9 * max(1.0, abs(v1), abs(v0)):
+    if abs(rest) > 1e-9 * magnitude(members, v1, v0):   # more than rounding: the members overlap
         members.append(Member(OVERLAP, float(rest)))
     return members
+
+
+def magnitude(members: Sequence[Member], *values: float) -> float:
+    """The scale rounding errors of a split are relative to: the values and every term summed (a member with a
+    tiny denominator can have large rate and mix effects that nearly cancel)."""
+    terms = sum(abs(m.contribution) + abs(m.rate_effect or 0.0) + abs(m.mix_effect or 0.0) for m in members)
+    return max(1.0, terms, *(abs(v) for v in values))
 
 
 def score(members: Sequence[Member], change: float) -> Score:
