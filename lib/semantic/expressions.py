@@ -189,3 +189,59 @@ def aggregate(node: exp.Expression, cols: dict, cond: sa.ColumnElement | None) -
                 return getattr(sa.func, fname)(inner)
         raise InvalidSpec(f"'{n.sql()}' is not allowed in a metric expression", f"指标表达式中不允许“{n.sql()}”")
     return value(node)
+
+
+# ---- aggregating in two steps (facts by their keys first, dimensions joined after) -------------
+
+_REAGGREGATE = {exp.Sum: "sum", exp.Count: "sum", exp.Min: "min", exp.Max: "max"}
+"""How the partial aggregates of one group are combined: a count of counts is their sum."""
+
+
+def aggregates_of(node: exp.Expression) -> list[exp.Expression]:
+    """The aggregate calls of a metric expression, in a fixed order (the partials' order)."""
+    return [n for n in node.walk() if isinstance(n, tuple(semantic.ALLOWED_AGGREGATES))]
+
+
+def decomposable(node: exp.Expression) -> bool:
+    """True when every aggregate can be computed per group and combined (sum, count, min, max; not distinct,
+    not avg)."""
+    aggs = aggregates_of(node)
+    return bool(aggs) and all(type(a) in _REAGGREGATE and not isinstance(a.this, exp.Distinct) for a in aggs)
+
+
+def partials(node: exp.Expression, cols: dict) -> list[sa.ColumnElement]:
+    """Each aggregate of ``node`` over the fact rows, without the metric's filters (those are applied after
+    the join, where their columns are)."""
+    return [aggregate(a, cols, None) for a in aggregates_of(node)]
+
+
+def reaggregate(node: exp.Expression, parts: list[sa.ColumnElement], cond: sa.ColumnElement | None) -> sa.ColumnElement:
+    """``node`` over pre-aggregated groups: each aggregate combines its partial column (``parts``, in
+    :func:`aggregates_of` order) over the groups that meet ``cond``; arithmetic around them as in :func:`aggregate`.
+    A count over no group is 0, as a count over no row is."""
+    index = {id(a): i for i, a in enumerate(aggregates_of(node))}
+
+    def value(n: exp.Expression) -> sa.ColumnElement:
+        if id(n) in index:
+            inner = parts[index[id(n)]]
+            if cond is not None:
+                inner = sa.case((cond, inner))
+            out = getattr(sa.func, _REAGGREGATE[type(n)])(inner)
+            return sa.func.coalesce(out, 0) if isinstance(n, exp.Count) else out
+        if isinstance(n, exp.Paren):
+            return value(n.this)
+        if isinstance(n, exp.Literal):
+            return sa.literal(float(n.this), sa.Double)
+        if isinstance(n, exp.Neg):
+            return -value(n.this)
+        if isinstance(n, exp.Add):
+            return value(n.this) + value(n.expression)
+        if isinstance(n, exp.Sub):
+            return value(n.this) - value(n.expression)
+        if isinstance(n, exp.Mul):
+            return value(n.this) * value(n.expression)
+        if isinstance(n, exp.Div):
+            return sa.cast(value(n.this), sa.Double) / sa.func.nullif(sa.cast(value(n.expression), sa.Double), 0,
+                                                                        type_=sa.Double)
+        raise InvalidSpec(f"'{n.sql()}' is not allowed in a metric expression", f"指标表达式中不允许“{n.sql()}”")
+    return value(node)

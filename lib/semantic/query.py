@@ -175,8 +175,9 @@ class _Compiler:
                 if f.dimension == d.dimension and f.op in ("eq", "in") and any(str(v) in d.values for v in f.values):
                     raise _forbidden_source(d)
 
-    def _tables(self, ds: semantic.Dataset, needed: set[str]) -> tuple[sa.FromClause, dict]:
-        base = semantic.base_table(ds).alias("b")
+    def _tables(self, ds: semantic.Dataset, needed: set[str],
+                base: sa.FromClause | None = None) -> tuple[sa.FromClause, dict]:
+        base = semantic.base_table(ds).alias("b") if base is None else base
         aliases: dict[str | None, sa.FromClause] = {None: base}
         joins = {j.alias: j for j in ds.joins}
         order: list[str] = []
@@ -219,6 +220,15 @@ class _Compiler:
         return out
 
     def _needed_aliases(self, unit: _Unit) -> set[str]:
+        out = set()
+        for r in self._refs(unit):
+            for part in (r.coalesce or (r,)):
+                if part.alias:
+                    out.add(part.alias)
+        return out
+
+    def _refs(self, unit: _Unit) -> list[semantic.ColumnRef]:
+        """Every column the unit reads outside its aggregates: breakdowns, filters, metric filters, scope."""
         ds = unit.dataset
         refs = [ds.dimensions[d] for d in self.dims] + [ds.dimensions[f.dimension] for f in self.spec.filters]
         for m in unit.leaves.values():
@@ -229,12 +239,7 @@ class _Compiler:
             refs.append(ds.dimensions["category"])
         if self.user is not None:
             refs += [ds.dimensions[d.dimension] for d in self.user.row_denials(ds.table)]
-        out = set()
-        for r in refs:
-            for part in (r.coalesce or (r,)):
-                if part.alias:
-                    out.add(part.alias)
-        return out
+        return refs
 
     def _range(self, unit: _Unit) -> tuple[dt.date, dt.date] | None:
         tr = self.spec.time_range
@@ -248,7 +253,10 @@ class _Compiler:
 
     def _flow_unit(self, unit: _Unit, name: str) -> sa.CTE:
         ds = unit.dataset
-        src, aliases = self._tables(ds, self._needed_aliases(unit))
+        needed = self._needed_aliases(unit)
+        if needed and all(xp.decomposable(sqlglot.parse_one(m.expr)) for m in unit.leaves.values()):
+            return self._grouped_flow_unit(unit, name, needed)
+        src, aliases = self._tables(ds, needed)
         b = aliases[None]
         tcol = b.c[unit.time_column]
         off = periods.for_grain(unit.offset, self.grain)
@@ -274,6 +282,77 @@ class _Compiler:
         stmt = sa.select(*cols).select_from(src).where(*where)
         if group:
             stmt = stmt.group_by(*group)
+        return stmt.cte(name)
+
+    def _grouped_flow_unit(self, unit: _Unit, name: str, needed: set[str]) -> sa.CTE:
+        """A flow unit whose dimensions come from joined tables, aggregated in two steps: the facts in the
+        range by the fact-table columns the rest of the query reads (join keys, own breakdowns, filter and
+        scope columns, the time bucket), then those groups joined to the dimension tables and combined. The
+        joins then see one row per key instead of one per fact; the figures are the same (sums of sums,
+        counts of counts, min of mins, max of maxes; a NULL key stays one group and finds no dimension row,
+        as before). Distinct counts and averages keep the one-step path."""
+        ds = unit.dataset
+        fact = semantic.base_table(ds).alias("f")
+        joins = {j.alias: j for j in ds.joins}
+        keys: dict[str, None] = {}
+
+        def base_parts(ref: semantic.ColumnRef) -> None:
+            for part in (ref.coalesce or (ref,)):
+                if part.alias is None:
+                    keys.setdefault(part.column)
+        for r in self._refs(unit):
+            base_parts(r)
+        todo, seen = list(needed), set()
+        while todo:
+            alias = todo.pop()
+            if alias in seen:
+                continue
+            seen.add(alias)
+            for left, _right in joins[alias].on:
+                base_parts(left)
+                todo += [p.alias for p in (left.coalesce or (left,)) if p.alias]
+        scope = self.user.scope if self.user is not None else None
+        if scope is not None and scope.org_unit_ids is not None and ds.org_column:
+            keys.setdefault(ds.org_column)
+        tcol = fact.c[unit.time_column]
+        off = periods.for_grain(unit.offset, self.grain)
+        group = [fact.c[k].label(k) for k in keys]
+        if self.grain:
+            group.append(periods.trunc(self.grain, periods.shift_sql(tcol, off)).label(TIME))
+        fact_cols = {n: fact.c[n] for n in fact.c.keys()}
+        parts, leaf_parts = [], {}
+        for m in unit.leaves.values():
+            names = []
+            for p in xp.partials(sqlglot.parse_one(m.expr), fact_cols):
+                names.append(f"p{len(parts)}")
+                parts.append(p.label(names[-1]))
+            leaf_parts[m.id] = names
+        rng = self._range(unit)
+        inner = sa.select(*group, *parts).select_from(fact)
+        if rng:
+            inner = inner.where(tcol.between(rng[0], rng[1]))
+        elif self.grain:
+            inner = inner.where(tcol.is_not(None))
+        if group:
+            inner = inner.group_by(*[c.element for c in group])
+        grouped = inner.subquery("b")
+        src, aliases = self._tables(ds, needed, grouped)
+        cols, outer_group = [], []
+        if self.grain:
+            cols.append(grouped.c[TIME].label(TIME))
+            outer_group.append(grouped.c[TIME])
+        for d in self.dims:
+            c = _key(xp.column(aliases, ds.dimensions[d])).label(f"d_{d}")
+            cols.append(c)
+            outer_group.append(c)
+        for m in unit.leaves.values():
+            cond = xp.metric_condition(m, ds, aliases)
+            cols.append(xp.reaggregate(sqlglot.parse_one(m.expr), [grouped.c[n] for n in leaf_parts[m.id]], cond)
+                        .label(Leaf(m.id, unit.offset).label))
+        where = self._where(ds, aliases) + _rows_any_metric_uses(unit, ds, aliases)
+        stmt = sa.select(*cols).select_from(src).where(*where)
+        if outer_group:
+            stmt = stmt.group_by(*outer_group)
         return stmt.cte(name)
 
     def _periods(self, unit: _Unit) -> list[tuple]:

@@ -26,19 +26,22 @@ def sql(spec: QuerySpec, dialect: str = "postgresql", user=None) -> tuple[str, d
 
 
 @pytest.mark.parametrize("spec, must, must_not", [
-    # one dataset: one aggregate CTE, no spine
+    # one dataset: one aggregate CTE, no spine; the facts grouped by their keys before the dimension join
     (QuerySpec(("revenue",), ("region",), time_range=Y2025),
-     ["sum(b.net_revenue)", "org_flat AS org", "BETWEEN"], ["spine", "UNION"]),
+     ["sum(f.net_revenue) AS p0", "GROUP BY f.org_unit_id) AS b LEFT OUTER JOIN org_flat AS org", "sum(b.p0)",
+      "BETWEEN"], ["spine", "UNION"]),
+    # no dimension table needed: one step
+    (QuerySpec(("revenue",), ("channel",), time_range=Y2025), ["sum(b.net_revenue)", "FROM sales_line AS b"], [" AS p0"]),
     # two datasets: aggregated separately, joined on the keys through a spine
     (QuerySpec(("revenue", "opex"), ("region", "month"), time_range=Y2025),
-     ["UNION", "spine.d_region = u0.d_region", "journal_line AS b", "sales_line AS b", "date_trunc('month'"],
+     ["UNION", "spine.d_region = u0.d_region", "journal_line AS f", "sales_line AS f", "date_trunc('month'"],
      ["IS NOT DISTINCT FROM"]),
     # ratio: divided after aggregation, as double precision, NULL on zero
     (QuerySpec(("gross_margin",), ("year",), time_range=Y2025),
      ["AS DOUBLE PRECISION) / CAST(nullif(CAST(u0.m_revenue AS DOUBLE PRECISION)", "sum(b.cost_amount)"], ["avg(", "NUMERIC"]),
     # a metric's own filter goes inside its aggregate, not into the WHERE shared with others
     (QuerySpec(("opex", "actual"), ("account",), time_range=Y2025),
-     ["sum(CASE WHEN (a.type IN (__[POSTCOMPILE_type_1])) THEN b.amount END)"], []),
+     ["sum(CASE WHEN (a.type IN (__[POSTCOMPILE_type_1])) THEN b.p0 END)"], []),
     # distinct counts stay distinct
     (QuerySpec(("orders",), (), time_range=Y2025), ["count(DISTINCT b.order_no)"], []),
     # YoY: the same CTE shape for last year, shifted a year forward
