@@ -111,4 +111,4 @@ def test_query_sql_shows_bound_values_inlined_for_reading(demo_url, capsys):
     assert cli.main(["--url", demo_url, "query", "--metric", "revenue", "--by", "region", "--from", "2025",
                      "--to", "2025", "--sql"]) == 0
     out = capsys.readouterr().out
-    assert "sum(b.net_revenue)" in out and "2025-01-01" in out
+    assert "sum(f.net_revenue)" in out and "2025-01-01" in out
