@@ -62,8 +62,14 @@ def show_run(run_id: int) -> None:
                       key=f"sc_run_lines_{run_id}", units=tuple(v.lines["unit"].unique()), hidden=v.hidden)
 
 
+def _in_force(df) -> int | None:
+    """The latest published run in force (not superseded), the one people read; None without one."""
+    eff = df[(df["status"] == "published") & df["effective"]] if not df.empty else df
+    return None if eff.empty else int(eff.sort_values(["published_at", "id"]).iloc[-1]["id"])
+
+
 def runs_tab(template_id: str | None) -> None:
-    """Pick a run (default: the newest the user may see) and show it."""
+    """Pick a run (default: the latest published run in force, else the newest the user may see) and show it."""
     df = scorecard.runs(sh.engine(), user, template_id)
     if df.empty:
         st.info(t("sc.runs.none"))
@@ -71,7 +77,10 @@ def runs_tab(template_id: str | None) -> None:
     labels = {int(r.id): _run_label(r) for r in df.itertuples()}
     if st.session_state.get("sc_run") not in labels:
         st.session_state.pop("sc_run", None)
-    run_id = st.selectbox(t("sc.run.pick"), list(labels), format_func=lambda i: labels.get(i, str(i)), key="sc_run")
+    ids = list(labels)
+    in_force = _in_force(df)
+    run_id = st.selectbox(t("sc.run.pick"), ids, index=ids.index(in_force) if in_force in ids else 0,
+                          format_func=lambda i: labels.get(i, str(i)), key="sc_run")
     show_run(run_id)
 
 
@@ -97,7 +106,10 @@ tid = a.selectbox(t("sc.template"), list(by_id), format_func=lambda i: by_id[i].
 periods = scorecard.period_choices(sh.engine())
 period = b.selectbox(t("sc.period"), periods, key="sc_period", help=t("sc.period.help"))
 tpl = by_id[tid]
-evaluate, runs, manual, definition = st.tabs([t(f"sc.tab.{x}") for x in ("evaluate", "runs", "manual", "template")])
+tab_labels = [t(f"sc.tab.{x}") for x in ("evaluate", "runs", "manual", "template")]
+# With a published run in force the page opens on it (what people come to read); else on evaluating one.
+published = _in_force(scorecard.runs(sh.engine(), user, tid)) is not None
+evaluate, runs, manual, definition = st.tabs(tab_labels, default=tab_labels[1] if published else None)
 with evaluate:
     admin.evaluate_tab(tpl, period)
 with runs:

@@ -113,3 +113,20 @@ def test_metric_center_opens_on_a_linked_metric(monkeypatch, sc_url):
     at.switch_page("pages/metrics.py").run()
     assert not at.exception, at.exception
     assert at.selectbox(key="metrics_pick").value == "dso"
+
+
+def test_the_page_opens_on_the_published_run_in_force(monkeypatch, own_url):
+    engine = store.get_engine(own_url)
+    finance = auth.load_user(engine, "demo_finance")
+    try:
+        runs = scorecard.runs(engine, finance, "sales_region")
+        in_force = int(runs[(runs["status"] == "published") & runs["effective"]]["id"].max())
+        # a newer draft of another period: the newest run, but not what people read
+        draft = scorecard.save_run(engine, finance, scorecard.run_evaluation(engine, finance, "sales_region", "2026-10"))
+    finally:
+        engine.dispose()
+    assert draft > in_force
+    at = _page(monkeypatch, own_url, "demo_finance", "zh")
+    assert at.selectbox(key="sc_template").value == "sales_region"
+    assert at.selectbox(key="sc_run").value == in_force
+    assert not at.error, [e.value for e in at.error]
