@@ -328,7 +328,7 @@ class _Compiler:
                 parts.append(p.label(names[-1]))
             leaf_parts[m.id] = names
         rng = self._range(unit)
-        inner = sa.select(*group, *parts).select_from(fact)
+        inner = sa.select(*group, *parts).select_from(fact).where(*self._semi_joins(ds, fact, joins))
         if rng:
             inner = inner.where(tcol.between(rng[0], rng[1]))
         elif self.grain:
@@ -354,6 +354,25 @@ class _Compiler:
         if outer_group:
             stmt = stmt.group_by(*outer_group)
         return stmt.cte(name)
+
+    def _semi_joins(self, ds: semantic.Dataset, fact: sa.FromClause, joins: dict) -> list[sa.ColumnElement]:
+        """Filters on a joined table's column, as key IN (the dimension's matching keys), so the facts are grouped
+        after filtering. Only where that is the same rows: a one-column join from a fact column, and a match that
+        can't be met by a missing value (in/eq without the empty value, comparisons); "not these" filters, which
+        keep rows without a value, stay after the join. The filter itself is applied there too."""
+        out = []
+        for f in self.spec.filters:
+            ref = ds.dimensions[f.dimension]
+            j = joins.get(ref.alias) if ref.alias else None
+            if j is None or ref.coalesce or len(j.on) != 1 or f.op in ("not_in", "ne") or None in f.values:
+                continue
+            left, right = j.on[0]
+            if left.alias is not None or left.coalesce:
+                continue
+            dim = schema.metadata.tables[j.table]
+            out.append(fact.c[left.column].in_(
+                sa.select(dim.c[right]).where(xp.condition(dim.c[ref.column], f.op, f.values))))
+        return out
 
     def _periods(self, unit: _Unit) -> list[tuple]:
         """(bucket label, snapshot date, role, days) rows: each bucket's opening and closing dates."""
