@@ -364,7 +364,8 @@ class _Compiler:
         for f in self.spec.filters:
             ref = ds.dimensions[f.dimension]
             j = joins.get(ref.alias) if ref.alias else None
-            if j is None or ref.coalesce or len(j.on) != 1 or f.op in ("not_in", "ne") or None in f.values:
+            if j is None or ref.coalesce or len(j.on) != 1 or f.op in ("not_in", "ne") \
+                    or None in xp.filter_values(f.values):   # a single value may come bare, not in a tuple
                 continue
             left, right = j.on[0]
             if left.alias is not None or left.coalesce:
