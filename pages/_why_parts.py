@@ -49,25 +49,11 @@ def _link(target: str) -> str:
     return "#why-" + target.replace(":", "-").replace("_", "-")
 
 
-def _members_table(e: Explanation, s, lang: str):
-    import pandas as pd
-    df = words.member_frame(e, s, lang)
-    model = sh.model()
-    cols = {sh.t("explain.col.member"): df["member"],
-            sh.t("explain.col.contribution"): [words.change(model, e.metric, x, lang) for x in df["contribution"]]}
-    if e.kind == "ratio":
-        cols[sh.t("explain.col.rate")] = [words.change(model, e.metric, x, lang) for x in df["rate_effect"]]
-        cols[sh.t("explain.col.mix")] = [words.change(model, e.metric, x, lang) for x in df["mix_effect"]]
-    cols[sh.t("explain.col.current")] = [words.amount(model, e.metric, x, lang) for x in df["current"]]
-    cols[sh.t("explain.col.base")] = [words.amount(model, e.metric, x, lang) for x in df["base"]]
-    return pd.DataFrame(cols)
-
-
 def _split_view(e: Explanation, s, key: str, anchor: str) -> None:
     lang, model = sh.lang(), sh.model()
     st.subheader(sh.t("explain.waterfall", dim=model.dimension(s.dimension).label(lang)), anchor=anchor[1:] or False)
     st.altair_chart(charts.waterfall(e, model, lang, s), width="stretch", key=f"why_chart_{key}")
-    st.dataframe(_members_table(e, s, lang), hide_index=True, key=f"why_table_{key}")
+    st.dataframe(words.members_table(e, s, model, lang), hide_index=True, key=f"why_table_{key}")
 
 
 def section(page: str, closable: bool = True) -> None:

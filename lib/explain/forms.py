@@ -14,24 +14,17 @@ metric over the range extended to the start of its period. Pure: reads the model
 """
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
 
 from lib.core.errors import WorkbenchError
-from lib.semantic.model import DatasetKind, Metric, MetricType, SemanticModel
+from lib.semantic.model import Metric, MetricType, SemanticModel
 
 
 class NotExplainable(WorkbenchError):
     """The metric (or the comparison asked) can't be taken apart; the message says what to ask instead."""
-
-
-class LeafKind(enum.StrEnum):
-    SUM = "sum"            # sums and counts: members add up to the total (balances too, at one date)
-    DISTINCT = "distinct"  # distinct counts: a customer in two regions counts once in the total
-    SCALAR = "scalar"      # max/min, e.g. the days of the period: the same for every member
 
 
 @dataclass(frozen=True)
@@ -82,13 +75,9 @@ class Resolved:
     """A running total: the range starts at the beginning of this period (year, quarter, month)."""
 
 
-def leaf_kind(m: Metric) -> LeafKind:
-    tree = sqlglot.parse_one(m.expr or "")
-    if any(isinstance(n, (exp.Max, exp.Min)) for n in tree.walk()):
-        return LeafKind.SCALAR
-    if any(isinstance(n, exp.Count) and isinstance(n.this, exp.Distinct) for n in tree.walk()):
-        return LeafKind.DISTINCT
-    return LeafKind.SUM
+def _is_scalar(m: Metric) -> bool:
+    """max/min of a column (the days of the period): the same for every member, a factor of the ratio."""
+    return any(isinstance(n, (exp.Max, exp.Min)) for n in sqlglot.parse_one(m.expr or "").walk())
 
 
 def _refuse_offsets(model: SemanticModel, m: Metric) -> None:
@@ -126,7 +115,7 @@ def form(model: SemanticModel, metric_id: str, _seen: frozenset = frozenset()) -
 def _scalar(model: SemanticModel, f: Form) -> str | None:
     if isinstance(f, Linear) and len(f.terms) == 1 and f.terms[0][1] == 1.0:
         leaf = model.metric(f.terms[0][0])
-        if leaf_kind(leaf) is LeafKind.SCALAR:
+        if _is_scalar(leaf):
             return leaf.id
     return None
 
@@ -182,8 +171,3 @@ def resolve(model: SemanticModel, metric_id: str) -> Resolved:
         raise NotExplainable(f"'{m.label_en}' multiplies two figures: it can't be taken apart.",
                              f"“{m.label_zh}”是两个数的乘积，无法分解。")
     return Resolved(metric_id, target, f, extend_to)
-
-
-def is_balance(model: SemanticModel, leaf_id: str) -> bool:
-    ds = model.datasets[model.metric(leaf_id).dataset]
-    return ds.kind is not DatasetKind.FLOW

@@ -33,10 +33,6 @@ def member_label(m: dc.Member | object, lang: str) -> str:
     return str(m)
 
 
-def _is_pct(model: SemanticModel, metric: str) -> bool:
-    return model.metric(metric).format in (Format.PERCENT, Format.PERCENT_POINTS)
-
-
 def amount(model: SemanticModel, metric: str, x: float | None, lang: str) -> str:
     """A value of the metric."""
     m = model.metric(metric)
@@ -239,6 +235,21 @@ def parts_frame(e: Explanation, model: SemanticModel, lang: str) -> pd.DataFrame
                           "contribution": p.contribution, "current": p.current, "base": p.base} for p in e.parts])
 
 
+def members_table(e: Explanation, s: Split, model: SemanticModel, lang: str) -> pd.DataFrame:
+    """A dimension's members formatted for reading: contribution (rate and mix for ratios), current, base."""
+    df = member_frame(e, s, lang)
+
+    def ch(x):
+        return change(model, e.metric, x, lang)
+    cols = {t("explain.col.member", lang): df["member"], t("explain.col.contribution", lang): df["contribution"].map(ch)}
+    if e.kind == "ratio":
+        cols[t("explain.col.rate", lang)] = df["rate_effect"].map(ch)
+        cols[t("explain.col.mix", lang)] = df["mix_effect"].map(ch)
+    cols[t("explain.col.current", lang)] = df["current"].map(lambda x: amount(model, e.metric, x, lang))
+    cols[t("explain.col.base", lang)] = df["base"].map(lambda x: amount(model, e.metric, x, lang))
+    return pd.DataFrame(cols)
+
+
 def tables(e: Explanation, model: SemanticModel, lang: str) -> list[pd.DataFrame]:
     """The inputs and each dimension as formatted tables (the CLI's table output)."""
     out = []
@@ -250,14 +261,7 @@ def tables(e: Explanation, model: SemanticModel, lang: str) -> list[pd.DataFrame
         out.append(pd.DataFrame({t("explain.col.input", lang): df["input"],
                                  t("explain.col.contribution", lang): df["contribution"].map(ch)}))
     for s in e.dimensions:
-        df = member_frame(e, s, lang)
-        cols = {t("explain.col.dimension", lang): model.dimension(s.dimension).label(lang),
-                t("explain.col.member", lang): df["member"],
-                t("explain.col.contribution", lang): df["contribution"].map(ch)}
-        if e.kind == "ratio":
-            cols[t("explain.col.rate", lang)] = df["rate_effect"].map(ch)
-            cols[t("explain.col.mix", lang)] = df["mix_effect"].map(ch)
-        cols[t("explain.col.current", lang)] = df["current"].map(lambda x: amount(model, e.metric, x, lang))
-        cols[t("explain.col.base", lang)] = df["base"].map(lambda x: amount(model, e.metric, x, lang))
-        out.append(pd.DataFrame(cols))
+        table = members_table(e, s, model, lang)
+        table.insert(0, t("explain.col.dimension", lang), model.dimension(s.dimension).label(lang))
+        out.append(table)
     return out

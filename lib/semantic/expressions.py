@@ -157,13 +157,15 @@ def metric_condition(m: Metric, ds: semantic.Dataset, aliases: dict) -> sa.Colum
     return sa.and_(*conds) if conds else None
 
 
-def aggregate(node: exp.Expression, cols: dict, cond: sa.ColumnElement | None) -> sa.ColumnElement:
-    """A validated aggregate expression as SQLAlchemy; a metric's filters go inside each aggregate."""
+def _arithmetic(node: exp.Expression, leaf) -> sa.ColumnElement:
+    """A metric expression as SQLAlchemy: ``leaf(n, value)`` turns the nodes it knows (columns, aggregates) into
+    SQL and returns None for the rest, which are the arithmetic around them."""
     def value(n: exp.Expression) -> sa.ColumnElement:
+        got = leaf(n, value)
+        if got is not None:
+            return got
         if isinstance(n, exp.Paren):
             return value(n.this)
-        if isinstance(n, exp.Column):
-            return cols[n.name]
         if isinstance(n, exp.Literal):
             return sa.literal(float(n.this), sa.Double)
         if isinstance(n, exp.Neg):
@@ -177,6 +179,15 @@ def aggregate(node: exp.Expression, cols: dict, cond: sa.ColumnElement | None) -
         if isinstance(n, exp.Div):
             return sa.cast(value(n.this), sa.Double) / sa.func.nullif(sa.cast(value(n.expression), sa.Double), 0,
                                                                         type_=sa.Double)
+        raise InvalidSpec(f"'{n.sql()}' is not allowed in a metric expression", f"指标表达式中不允许“{n.sql()}”")
+    return value(node)
+
+
+def aggregate(node: exp.Expression, cols: dict, cond: sa.ColumnElement | None) -> sa.ColumnElement:
+    """A validated aggregate expression as SQLAlchemy; a metric's filters go inside each aggregate."""
+    def leaf(n: exp.Expression, value) -> sa.ColumnElement | None:
+        if isinstance(n, exp.Column):
+            return cols[n.name]
         for cls, fname in semantic.ALLOWED_AGGREGATES.items():
             if isinstance(n, cls):
                 arg = n.this
@@ -187,9 +198,8 @@ def aggregate(node: exp.Expression, cols: dict, cond: sa.ColumnElement | None) -
                 if distinct:
                     inner = sa.distinct(inner)
                 return getattr(sa.func, fname)(inner)
-        raise InvalidSpec(f"'{n.sql()}' is not allowed in a metric expression", f"指标表达式中不允许“{n.sql()}”")
-    return value(node)
-
+        return None
+    return _arithmetic(node, leaf)
 
 # ---- aggregating in two steps (facts by their keys first, dimensions joined after) -------------
 
@@ -221,27 +231,12 @@ def reaggregate(node: exp.Expression, parts: list[sa.ColumnElement], cond: sa.Co
     A count over no group is 0, as a count over no row is."""
     index = {id(a): i for i, a in enumerate(aggregates_of(node))}
 
-    def value(n: exp.Expression) -> sa.ColumnElement:
-        if id(n) in index:
-            inner = parts[index[id(n)]]
-            if cond is not None:
-                inner = sa.case((cond, inner))
-            out = getattr(sa.func, _REAGGREGATE[type(n)])(inner)
-            return sa.func.coalesce(out, 0) if isinstance(n, exp.Count) else out
-        if isinstance(n, exp.Paren):
-            return value(n.this)
-        if isinstance(n, exp.Literal):
-            return sa.literal(float(n.this), sa.Double)
-        if isinstance(n, exp.Neg):
-            return -value(n.this)
-        if isinstance(n, exp.Add):
-            return value(n.this) + value(n.expression)
-        if isinstance(n, exp.Sub):
-            return value(n.this) - value(n.expression)
-        if isinstance(n, exp.Mul):
-            return value(n.this) * value(n.expression)
-        if isinstance(n, exp.Div):
-            return sa.cast(value(n.this), sa.Double) / sa.func.nullif(sa.cast(value(n.expression), sa.Double), 0,
-                                                                        type_=sa.Double)
-        raise InvalidSpec(f"'{n.sql()}' is not allowed in a metric expression", f"指标表达式中不允许“{n.sql()}”")
-    return value(node)
+    def leaf(n: exp.Expression, _value) -> sa.ColumnElement | None:
+        if id(n) not in index:
+            return None
+        inner = parts[index[id(n)]]
+        if cond is not None:
+            inner = sa.case((cond, inner))
+        out = getattr(sa.func, _REAGGREGATE[type(n)])(inner)
+        return sa.func.coalesce(out, 0) if isinstance(n, exp.Count) else out
+    return _arithmetic(node, leaf)
