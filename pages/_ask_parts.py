@@ -94,8 +94,13 @@ def box(where: str) -> None:
     """The question box of a page (``where``: 'cockpit' or 'explore'); keys are prefixed ``ask_<where>``."""
     p = f"ask_{where}"
     lang, user, model = sh.lang(), sh.current_user(), sh.model()
-    with st.container(border=True, key=p + "_box"):
-        st.markdown(f"**{sh.t('ask.title')}**")
+    # On Explore the box folds away (open while a question is answered), so the workspace fits one screen.
+    folded = where == "explore"
+    frame = (st.expander(sh.t("ask.title"), expanded=bool(ss.get(p + "_asked")), key=p + "_box") if folded else
+             st.container(border=True, key=p + "_box"))
+    with frame:
+        if not folded:
+            st.markdown(f"**{sh.t('ask.title')}**")
         left, right = st.columns([6, 1], vertical_alignment="bottom")
         left.text_input(sh.t("ask.label"), key=p + "_q", on_change=_typed, args=(p,))
         right.button(sh.t("ask.go"), key=p + "_go", on_click=_typed, args=(p,))

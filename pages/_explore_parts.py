@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
+from pathlib import Path
 
 import streamlit as st
 
@@ -26,6 +27,9 @@ from pages import _why_parts as why_parts
 ss = st.session_state
 PICKER = "shelf_{}"
 CUSTOM = "custom"
+COMPONENT = Path(__file__).parent / "_components" / "field_shelves"
+MARK_SHELVES = ("color", "size", "facet", "tooltip")  # drawn side by side, as a Marks card
+PANE_HEIGHT = 230  # px: the field pane scrolls inside it, so the chart starts on the first screen
 
 
 def begin() -> str:
@@ -123,17 +127,50 @@ def _from_pickers() -> None:
     apply_shelves(Shelves(**got), remount=True)
 
 
+_FIELD_SHELVES = None
+
+
+def _field_shelves():
+    """The field pane and shelves, declared once per process (a page module runs again on every rerun)."""
+    global _FIELD_SHELVES
+    if _FIELD_SHELVES is None:
+        from streamlit.components import v1 as components
+        _FIELD_SHELVES = components.declare_component("field_shelves", path=str(COMPONENT))
+    return _FIELD_SHELVES
+
+
 def shelves_ui() -> None:
-    """The drag-and-drop shelves and, below them, a picker per shelf; both show the same state."""
-    from streamlit_sortables import sort_items
+    """The field pane and the drag shelves, one component: the fields by kind and group on the left (searchable,
+    口径 on hover), Columns and Rows as a row each, the mark shelves side by side, Filters below."""
     mdl, lang, metrics = model(), ss["_ex_run"]["lang"], visible_metrics()
-    items = explore.to_items(shelves(), mdl, lang, metrics)
+    placed = explore.to_value(shelves())
+    shelf_rows = [{"id": s, "label": t(f"explore.shelf.{s}"), "single": s in explore.SINGLE, "mark": s in MARK_SHELVES}
+                  for s in explore.SHELVES[1:]]
+    texts_ = {"search": t("explore.pane.search"), "no_match": t("explore.pane.no_match"), "drop": t("explore.pane.drop"),
+              "remove": t("explore.pane.remove"), "dimension": t("explore.dimensions"), "metric": t("explore.metrics")}
     gen = ss.get("_ex_gen", 0)
-    value = sort_items(items, multi_containers=True, key="shelves" if gen == 0 else f"shelves_{gen}")
-    if value and value != items:
-        dragged = explore.from_items(value, mdl, lang, metrics, grain=grain())
-        if dragged != shelves():
-            apply_shelves(dragged, remount=False)
+    key = "shelves" if gen == 0 else f"shelves_{gen}"
+    _field_shelves()(fields=explore.pane(mdl, lang, metrics), shelves=shelf_rows, placed=placed, texts=texts_,
+                     height=PANE_HEIGHT, lang=lang, default=None, key=key, on_change=lambda: _dragged(key))
+    if _dragged(key):  # a value the callback did not see (set by a test): the component must draw it again
+        st.rerun()
+
+
+def _dragged(key: str) -> bool:
+    """Apply what the component sent, before the run draws anything (its callback), so this run's shelves,
+    pickers and chart, and the component's own next drawing, all show it."""
+    value = ss.get(key)
+    if not isinstance(value, dict) or value == explore.to_value(shelves()):
+        return False
+    dragged = explore.from_value(value, model(), visible_metrics(), grain=grain())
+    if dragged == shelves():
+        return False
+    apply_shelves(dragged, remount=False)
+    return True
+
+
+def pickers_ui() -> None:
+    """A picker per shelf, the keyboard's way to the same shelves (at the bottom of the page)."""
     current, names = shelves(), _picker_names()
     with st.expander(t("explore.pickers"), expanded=False, key="explore_pickers_box"):
         cols = st.columns(4)
@@ -208,9 +245,13 @@ def _preset_of(tr: TimeRange | None, last: dt.date) -> str:
 
 
 def options_ui(last: dt.date) -> None:
-    """Chart type, time grain and range, sort, top N and a quick calc per metric on the shelves."""
+    """One slim toolbar: chart type, time grain and range, sort, top N, a quick calc per metric on the shelves,
+    and what a click on the chart does."""
     c, mdl = chart(), model()
-    a, b, cc, d = st.columns(4)
+    calcs = explore.options_of(c).calcs
+    widths = [1.1, 0.9, 1.3, 1.5, 0.7, *[1.2] * len(c.query.metrics[:3]), 2.4]
+    cols = st.columns(widths, vertical_alignment="bottom")
+    a, b, cc, d, e, last_col = cols[0], cols[1], cols[2], cols[3], cols[4], cols[-1]
     ss["explore_mark"] = c.mark.value
     a.selectbox(t("explore.mark"), [m.value for m in Mark], format_func=lambda m, tt=texts(): tt(f"explore.mark.{m}"),
                 key="explore_mark", on_change=_on_mark)
@@ -222,9 +263,6 @@ def options_ui(last: dt.date) -> None:
     cc.selectbox(t("explore.range"), [p.value for p in Preset] + [CUSTOM],
                  format_func=lambda p, tt=texts(): tt(f"explore.preset.{p}"), key="explore_preset", on_change=_on_range,
                  args=(last,), help=t("explore.range.help", last=last))
-    if preset == CUSTOM and c.query.time_range:
-        ss["explore_dates"] = (c.query.time_range.start, c.query.time_range.end)
-        cc.date_input(t("explore.dates"), key="explore_dates", on_change=_on_dates)
     names = [*c.query.metrics, *c.query.dimensions]
     sorts = ["", *[p + n for n in names for p in ("-", "")]]
     ss["explore_sort"] = next((("-" if s.descending else "") + s.field for s in c.query.sort), "")
@@ -232,15 +270,21 @@ def options_ui(last: dt.date) -> None:
                 format_func=lambda v, tt=texts(), lb=labeler(): tt("explore.sort.none") if not v else
                 tt("explore.sort.desc" if v.startswith("-") else "explore.sort.asc", field=lb(v.lstrip("-"))))
     ss["explore_top_n"] = c.top_n or 0
-    a.number_input(t("explore.top_n"), 0, 1000, step=1, key="explore_top_n", on_change=_on_top)
-    calcs = explore.options_of(c).calcs
-    cols = st.columns(max(1, min(4, len(c.query.metrics))))
+    e.number_input(t("explore.top_n"), 0, 1000, step=1, key="explore_top_n", on_change=_on_top,
+                   help=t("explore.top_n.help"))
+    more = st.columns(4) if len(c.query.metrics) > 3 else []
     for i, m in enumerate(c.query.metrics):
         key = f"explore_calc_{m}"
         ss[key] = calcs[m].value if m in calcs else ""
-        cols[i % len(cols)].selectbox(t("explore.calc", metric=mdl.metric(m).label(ss["_ex_run"]["lang"])),
-                                      ["", *[x.value for x in Calc]], key=key, on_change=_on_calc, args=(m,),
-                                      format_func=lambda v, tt=texts(): tt(f"explore.calc.{v or 'none'}"))
+        box = cols[5 + i] if i < 3 else more[(i - 3) % 4]
+        box.selectbox(t("explore.calc", metric=mdl.metric(m).label(ss["_ex_run"]["lang"])),
+                      ["", *[x.value for x in Calc]], key=key, on_change=_on_calc, args=(m,),
+                      format_func=lambda v, tt=texts(): tt(f"explore.calc.{v or 'none'}"), help=t("explore.calc.help"))
+    last_col.radio(t("explore.click_mode"), ["filter", "drill", "why"], key="explore_click_mode", horizontal=True,
+                   format_func=lambda v, tt=texts(): tt(f"explore.click.{v}"), help=t("explore.click.help"))
+    if preset == CUSTOM and c.query.time_range:
+        ss["explore_dates"] = (c.query.time_range.start, c.query.time_range.end)
+        st.date_input(t("explore.dates"), key="explore_dates", on_change=_on_dates)
 
 
 # ---- filters ---------------------------------------------------------------------------------
@@ -359,35 +403,3 @@ def apply_click(other: str) -> None:
     new = explore.apply_selection(c, sel, mdl, other=(other,))
     if new != c:
         set_chart(new, remount=True)
-
-
-def field_list() -> None:
-    """Dimensions by group with their hierarchies, metrics by subject with the 口径 on hover."""
-    mdl, lang = model(), ss["_ex_run"]["lang"]
-    a, b = st.columns(2)
-    a.markdown(f"**{t('explore.dimensions')}**")
-    groups: dict[str, list] = {}
-    for d in mdl.dimensions.values():
-        groups.setdefault(d.group, []).append(d)
-    for group, dims in groups.items():
-        tops = [d for d in dims if d.parent is None or d.parent not in mdl.dimensions]
-        chains = []
-        for top in tops:
-            chain, cur = [top.label(lang)], top.id
-            while kids := explore.children(cur, mdl):
-                cur = kids[0]
-                chain.append(mdl.dimension(cur).label(lang))
-            chains.append(" → ".join(chain))
-        name = t(f"explore.group.{group}") if f"explore.group.{group}" in i18n.MESSAGES else group
-        a.markdown(f"- {name}：{'；'.join(chains)}" if lang == "zh" else f"- {name}: {'; '.join(chains)}")
-    b.markdown(f"**{t('explore.metrics')}**")
-    allowed = set(visible_metrics())
-    by_subject: dict[str, list] = {}
-    for m in mdl.metrics.values():
-        if m.id in allowed:
-            by_subject.setdefault(m.subject, []).append(m)
-    for subject, ms in by_subject.items():
-        name = t(f"metrics.subject.{subject}") if f"metrics.subject.{subject}" in i18n.MESSAGES else subject
-        b.markdown(f"*{name}*")
-        for m in ms:
-            b.markdown(f"- {m.label(lang)}", help=m.description)

@@ -28,8 +28,6 @@ ask_box.box("explore")
 ex.init_from_link()
 if ss.get("_ex_flash"):
     st.warning(ss.pop("_ex_flash"))
-with st.expander(t("explore.field_list"), key="explore_fields_box"):
-    ex.field_list()
 try:
     a = sh.as_of_caption()
     last = a.data_end or a.today
@@ -40,8 +38,6 @@ ex.apply_click(explore.other_label(lang))  # a click since the last run, before 
 ex.shelves_ui()
 ex.options_ui(last)
 ex.filters_ui()
-st.radio(t("explore.click_mode"), ["filter", "drill", "why"], key="explore_click_mode", horizontal=True,
-         format_func=lambda v, tt=ex.texts(): tt(f"explore.click.{v}"))
 ex.breadcrumb_ui()
 ex.chips_ui()
 
@@ -51,6 +47,7 @@ if st.query_params.to_dict() != params:  # the link reproduces the chart
     st.query_params.from_dict(params)
 if not chart.query.metrics:
     st.info(t("explore.empty"))
+    ex.pickers_ui()
     st.stop()
 
 try:
@@ -76,9 +73,11 @@ try:
         st.altair_chart(picture, key=ex.chart_key(), on_select="rerun" if selectable else "ignore")
 except ResultTooLarge as exc:
     st.warning(explore.too_large_message(exc, lang))
+    ex.pickers_ui()
     st.stop()
 except WorkbenchError as exc:
     sh.show_error(exc)
+    ex.pickers_ui()
     st.stop()
 
 st.caption(sh.plain(explore.caption(chart, model, lang)))
@@ -155,3 +154,5 @@ if auth.may(user, "own_dashboards"):
             st.success(t("explore.save.done", id=outcome[1]))
         elif outcome:
             sh.show_error(outcome[1])
+
+ex.pickers_ui()  # the keyboard's way to the shelves, at the bottom

@@ -28,15 +28,16 @@ from lib.explore.state import (
     drill_path,
     drill_up,
     field_label,
-    from_items,
+    from_value,
     last_date,
     options_of,
+    pane,
     picked,
     preset_range,
     remove_filter,
     set_filter,
     shelves_of,
-    to_items,
+    to_value,
     with_grain,
 )
 from lib.semantic import model as semantic
@@ -46,9 +47,9 @@ from lib.semantic.spec import Calc, ChartSpec, Comparison, FilterSpec, InvalidSp
 
 __all__ = [  # the Explore API in one place: these come from lib.explore.state and lib.explore.link
     "SHELVES", "SINGLE", "TIME_ITEM", "Options", "Parsed", "Preset", "Shelves", "Step", "apply_selection",
-    "build_chart", "children", "default_chart", "drill_down", "drill_path", "drill_up", "field_label", "from_items",
+    "build_chart", "children", "default_chart", "drill_down", "drill_path", "drill_up", "field_label", "from_value",
     "from_query_params", "last_date", "options_of", "parse_query_params", "picked", "preset_range", "remove_filter",
-    "set_filter", "shelves_of", "to_items", "to_query_params", "with_grain",
+    "set_filter", "shelves_of", "pane", "to_value", "to_query_params", "with_grain",
     "BUDGET_COUNTERPART", "OTHER", "additive", "caption", "evaluate", "has_metric_ranges", "other_label",
     "pivot_totals", "too_large_message", "without_metric_ranges"]
 

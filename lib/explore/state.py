@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from lib.core.i18n import t
+from lib.core.i18n import MESSAGES, t
 from lib.semantic import asof
 from lib.semantic import model as semantic
 from lib.semantic.model import SemanticModel
@@ -115,60 +115,75 @@ def field_label(name: str, model: SemanticModel, lang: str) -> str:
     return model.dimension(name).label(lang)
 
 
-def _item_names(model: SemanticModel, metrics: Sequence[str]) -> list[str]:
+def _field_names(model: SemanticModel, metrics: Sequence[str]) -> list[str]:
     return [TIME_ITEM, *model.dimensions, *metrics]
-
-
-def _labels(model: SemanticModel, lang: str, metrics: Sequence[str]) -> dict[str, str]:
-    """name -> unique item label (a clash gets the id appended)."""
-    out: dict[str, str] = {}
-    seen: set[str] = set()
-    for n in _item_names(model, metrics):
-        label = field_label(n, model, lang)
-        if label in seen:
-            label = f"{label} ({n})"
-        seen.add(label)
-        out[n] = label
-    return out
 
 
 def shelf_header(shelf: str, lang: str) -> str:
     return t(f"explore.shelf.{shelf}", lang)
 
 
-def to_items(shelves: Shelves, model: SemanticModel, lang: str, metrics: Sequence[str]) -> list[dict]:
-    """The drag-and-drop containers (streamlit-sortables, multi_containers) for ``shelves``."""
-    labels = _labels(model, lang, metrics)
-    placed = {TIME_ITEM if n in semantic.TIME_GRAINS else n for n in shelves.placed()}
-    out = [{"header": shelf_header("fields", lang), "items": [labels[n] for n in labels if n not in placed]}]
-    for s in SHELVES[1:]:
-        out.append({"header": shelf_header(s, lang),
-                    "items": [labels[TIME_ITEM if n in semantic.TIME_GRAINS else n] for n in getattr(shelves, s)
-                              if (TIME_ITEM if n in semantic.TIME_GRAINS else n) in labels]})
+def _group_label(key: str, fallback: str, lang: str) -> str:
+    return t(key, lang) if key in MESSAGES else fallback
+
+
+def pane(model: SemanticModel, lang: str, metrics: Sequence[str]) -> list[dict]:
+    """The field pane: time and dimensions first, then the metrics the user may see, each with its group
+    (dimension group or metric subject), both labels for search and its 口径 for the hover text.
+
+    A field is ``{"id", "kind": "time"|"dimension"|"metric", "label", "label_zh", "label_en", "group",
+    "group_label", "help"}``; the order is the pane's order.
+    """
+    out = [{"id": TIME_ITEM, "kind": "time", "label": t("explore.time", lang), "label_zh": t("explore.time", "zh"),
+            "label_en": t("explore.time", "en"), "group": "time", "group_label": t("explore.group.time", lang),
+            "help": t("explore.time.help", lang)}]
+    dims = list(model.dimensions.values())
+    groups = list(dict.fromkeys(d.group for d in dims))
+    for d in sorted(dims, key=lambda d: groups.index(d.group)):
+        out.append({"id": d.id, "kind": "dimension", "label": d.label(lang), "label_zh": d.label_zh,
+                    "label_en": d.label_en, "group": d.group,
+                    "group_label": _group_label(f"explore.group.{d.group}", d.group, lang),
+                    "help": " → ".join(x.label(lang) for x in _hierarchy(d.id, model))})
+    ms = [model.metrics[m] for m in metrics if m in model.metrics]
+    subjects = list(dict.fromkeys(m.subject for m in ms))
+    for m in sorted(ms, key=lambda m: subjects.index(m.subject)):
+        out.append({"id": m.id, "kind": "metric", "label": m.label(lang), "label_zh": m.label_zh,
+                    "label_en": m.label_en, "group": m.subject,
+                    "group_label": _group_label(f"metrics.subject.{m.subject}", m.subject, lang),
+                    "help": m.description})
     return out
 
 
-def from_items(items: Sequence[Mapping], model: SemanticModel, lang: str, metrics: Sequence[str],
-               grain: str = DEFAULT_GRAIN) -> Shelves:
-    """Shelves from the component's value. Containers are matched by header in either language, else
-    by position; unknown items are dropped; a single-field shelf keeps its first field."""
-    by_label: dict[str, str] = {}
-    for lg in ("zh", "en"):
-        by_label.update({v: k for k, v in _labels(model, lg, metrics).items()})
-    headers = {shelf_header(s, lg): s for s in SHELVES for lg in ("zh", "en")}
-    found: dict[str, list[str]] = {s: [] for s in SHELVES}
-    for i, box in enumerate(items or ()):
-        if not isinstance(box, Mapping):
-            continue
-        shelf = headers.get(str(box.get("header")), SHELVES[i] if i < len(SHELVES) else None)
-        if shelf is None:
-            continue
-        for item in box.get("items") or ():
-            name = by_label.get(str(item))
-            if name is not None:
-                found[shelf].append(grain if name == TIME_ITEM else name)
-    return Shelves(**{s: tuple(dict.fromkeys(found[s]))[:1] if s in SINGLE else tuple(dict.fromkeys(found[s]))
-                      for s in SHELVES[1:]})
+def _hierarchy(dim: str, model: SemanticModel) -> list:
+    """The dimension's hierarchy from its top to its lowest level (区域 → 部门 → …)."""
+    top = dim
+    while (p := model.dimension(top).parent) and p in model.dimensions:
+        top = p
+    chain = [model.dimension(top)]
+    while kids := children(chain[-1].id, model):
+        chain.append(model.dimension(kids[0]))
+    return chain
+
+
+def to_value(shelves: Shelves) -> dict[str, list[str]]:
+    """The shelves as the field-shelves component holds them: shelf -> field ids (time as one item)."""
+    item = lambda n: TIME_ITEM if n in semantic.TIME_GRAINS else n  # noqa: E731
+    return {s: [item(n) for n in getattr(shelves, s)] for s in SHELVES[1:]}
+
+
+def from_value(value: object, model: SemanticModel, metrics: Sequence[str], grain: str = DEFAULT_GRAIN) -> Shelves:
+    """Shelves from the component's value (shelf -> field ids). Unknown shelves and fields, metrics the user may
+    not see and repeats are dropped; a single-field shelf keeps its first field; time takes the chosen grain."""
+    known = set(_field_names(model, metrics))
+    found: dict[str, tuple[str, ...]] = {}
+    value = value if isinstance(value, Mapping) else {}
+    for s in SHELVES[1:]:
+        got = value.get(s)
+        names = [grain if str(n) == TIME_ITEM else str(n) for n in (got if isinstance(got, (list, tuple)) else ())
+                 if str(n) in known]
+        names = list(dict.fromkeys(names))
+        found[s] = tuple(names[:1] if s in SINGLE else names)
+    return Shelves(**found)
 
 
 def build_chart(shelves: Shelves, options: Options, model: SemanticModel) -> ChartSpec:

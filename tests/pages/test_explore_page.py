@@ -8,6 +8,8 @@ import pytest
 
 from lib.access import auth
 from lib.core import store
+from lib.explore import evaluate as explore
+from lib.semantic import query
 from tests.pages.conftest import open_app
 
 
@@ -24,11 +26,17 @@ def _spec(at) -> dict:
     return json.loads(charts[0].proto.spec)
 
 
+def _ids(labels) -> list[str]:
+    """Field ids of Chinese labels, as the field pane names them."""
+    mdl = query.default_model()
+    by_label = {f["label_zh"]: f["id"] for f in explore.pane(mdl, "zh", list(mdl.metrics))}
+    return [by_label[x] for x in labels]
+
+
 def _drag(at, columns=(), rows=(), color=(), filters=()):
-    """What streamlit-sortables returns after a drag: every container with its items (labels)."""
-    boxes = [("字段", []), ("列/X", list(columns)), ("行/Y", list(rows)), ("颜色", list(color)), ("大小", []),
-             ("分面", []), ("提示", []), ("筛选", list(filters))]
-    at.session_state["shelves"] = [{"header": h, "items": i} for h, i in boxes]
+    """What the field-shelves component sends after a drag: every shelf with its field ids."""
+    at.session_state["shelves"] = {"columns": _ids(columns), "rows": _ids(rows), "color": _ids(color), "size": [],
+                                   "facet": [], "tooltip": [], "filters": _ids(filters)}
     at.run()
     assert not at.exception, at.exception
 

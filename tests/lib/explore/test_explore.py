@@ -149,24 +149,41 @@ def test_metric_range_filters_the_aggregated_rows(run):
 
 # ---- shelves ⇄ spec ------------------------------------------------------------------------
 
-def test_shelves_to_items_and_back_in_both_languages():
+def test_shelves_to_the_component_and_back():
     metrics = list(MODEL.metrics)
     s = Shelves(columns=("region",), rows=("revenue", "gross_margin"), color=("month",), tooltip=("orders",))
-    for lang in ("zh", "en"):
-        items = explore.to_items(s, MODEL, lang, metrics)
-        headers = ["字段", "列/X", "行/Y"] if lang == "zh" else ["Fields", "Columns/X", "Rows/Y"]
-        assert [b["header"] for b in items][:3] == headers
-        assert items[2]["items"] == (["营业收入", "毛利率"] if lang == "zh" else ["Net revenue", "Gross margin"])
-        assert "营业收入" not in items[0]["items"]
-        assert explore.from_items(items, MODEL, lang, metrics, grain="month") == s
+    value = explore.to_value(s)
+    assert value["rows"] == ["revenue", "gross_margin"] and value["color"] == [explore.TIME_ITEM]
+    assert explore.from_value(value, MODEL, metrics, grain="month") == s
+    assert explore.from_value(value, MODEL, metrics, grain="quarter").color == ("quarter",)
 
 
-def test_items_from_the_component_with_extra_items_on_a_single_shelf():
-    items = [{"header": "字段", "items": []}, {"header": "列/X", "items": ["区域", "not a field"]},
-             {"header": "行/Y", "items": ["营业收入"]}, {"header": "颜色", "items": ["渠道", "品类"]},
-             {"header": "大小", "items": []}, {"header": "分面", "items": ["时间"]}]
-    s = explore.from_items(items, MODEL, "zh", list(MODEL.metrics), grain="quarter")
+def test_a_value_from_the_component_is_read_defensively():
+    value = {"columns": ["region", "not a field", "region"], "rows": ["revenue", "cogs"],
+             "color": ["channel", "category"], "facet": [explore.TIME_ITEM], "nonsense": ["region"], "size": "revenue"}
+    s = explore.from_value(value, MODEL, ["revenue"], grain="quarter")  # cogs is not the user's to see
     assert s == Shelves(columns=("region",), rows=("revenue",), color=("channel",), facet=("quarter",))
+    assert explore.from_value(None, MODEL, ["revenue"]) == Shelves()
+    assert explore.from_value(["region"], MODEL, ["revenue"]) == Shelves()
+
+
+def test_the_field_pane_sorts_kinds_and_groups_and_carries_the_definitions():
+    metrics = [m for m in MODEL.metrics if m != "cogs"]
+    zh, en = explore.pane(MODEL, "zh", metrics), explore.pane(MODEL, "en", metrics)
+    assert [f["id"] for f in zh] == [f["id"] for f in en]
+    kinds = [f["kind"] for f in zh]
+    assert kinds[0] == "time" and set(kinds[1:kinds.index("metric")]) == {"dimension"}
+    assert set(kinds[kinds.index("metric"):]) == {"metric"}  # dimensions above, metrics below
+    ids = [f["id"] for f in zh]
+    assert "cogs" not in ids and set(metrics) <= set(ids) and set(MODEL.dimensions) <= set(ids)
+    for part in ("dimension", "metric"):  # a group's fields stand together
+        groups = [f["group"] for f in zh if f["kind"] == part]
+        assert groups == sorted(groups, key=groups.index)
+    rev = next(f for f in zh if f["id"] == "revenue")
+    assert rev["label"] == "营业收入" and rev["label_en"] == "Net revenue"
+    assert rev["help"] == MODEL.metric("revenue").description and rev["group_label"] == "销售"
+    region = next(f for f in en if f["id"] == "region")
+    assert region["group_label"] == "Organisation" and region["help"].startswith("Region → ")
 
 
 def test_build_chart_and_back():
