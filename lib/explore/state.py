@@ -119,10 +119,6 @@ def _field_names(model: SemanticModel, metrics: Sequence[str]) -> list[str]:
     return [TIME_ITEM, *model.dimensions, *metrics]
 
 
-def shelf_header(shelf: str, lang: str) -> str:
-    return t(f"explore.shelf.{shelf}", lang)
-
-
 def _group_label(key: str, fallback: str, lang: str) -> str:
     return t(key, lang) if key in MESSAGES else fallback
 
