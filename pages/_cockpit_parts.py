@@ -123,12 +123,22 @@ def ranking(limit: int = 10) -> None:
         return
     status = sh.t("cockpit.ranking.published" if r.status == "published" else "cockpit.ranking.draft")
     st.caption(sh.t("cockpit.ranking.caption", template=sh.plain(r.template), period=r.period, status=status))
-    top = r.frame.sort_values("rank").head(limit)
-    st.dataframe(pd.DataFrame({
-        sh.t("cockpit.col.rank"): top["rank"].astype(int),
-        sh.t("cockpit.col.unit"): [f"▶ {u}" if own else u for u, own in zip(top["unit"], top["is_own"])],
-        sh.t("cockpit.col.total"): top["total"].round(1),
-    }), hide_index=True, key="cockpit_ranking")
+    if r.frame.empty:
+        st.info(sh.t("cockpit.ranking.empty", template=sh.plain(r.template), period=r.period))
+    else:
+        own, n = r.own(), len(r.frame)
+        if r.scoped and own.empty:
+            st.caption(sh.t("cockpit.ranking.not_yours", template=sh.plain(r.template)))
+        elif r.scoped:
+            places = (sh.t("cockpit.ranking.place", unit=sh.plain(u), rank=int(k), n=n)
+                      for u, k in zip(own["unit"], own["rank"]))
+            st.caption(sh.t("cockpit.ranking.yours", units="；".join(places) if sh.lang() == "zh" else "; ".join(places)))
+        top = r.shown(limit)
+        st.dataframe(pd.DataFrame({
+            sh.t("cockpit.col.rank"): top["rank"].astype(int),
+            sh.t("cockpit.col.unit"): [f"▶ {u}" if own_ else u for u, own_ in zip(top["unit"], top["is_own"])],
+            sh.t("cockpit.col.total"): top["total"].round(1),
+        }), hide_index=True, key="cockpit_ranking")
     st.page_link("pages/scorecard.py", label=sh.t("cockpit.ranking.go"), icon=":material/military_tech:")
 
 

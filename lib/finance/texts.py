@@ -487,6 +487,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cockpit.ranking.none": {"zh": "还没有绩效考核结果。财务可在“绩效考核”页运行一个期间。",
                              "en": "No scorecard results yet. Finance can run a period on the Scorecards page."},
     "cockpit.ranking.go": {"zh": "前往绩效考核", "en": "Go to scorecards"},
+    "cockpit.ranking.empty": {"zh": "“{template}”{period} 的考核没有参评单位，因此没有排名。请财务在“绩效考核”页检查该模板的考核对象。",
+                              "en": "The “{template}” run for {period} scored no units, so there is no ranking. "
+                                    "Finance can check the template's units on the Scorecards page."},
+    "cockpit.ranking.yours": {"zh": "您的单位：{units}", "en": "Your unit: {units}"},
+    "cockpit.ranking.place": {"zh": "{unit} 第 {rank} 名（共 {n} 个）", "en": "{unit}: rank {rank} of {n}"},
+    "cockpit.ranking.not_yours": {"zh": "您数据范围内的单位没有参加这次考核（{template}），下表是参评单位的排名。",
+                                  "en": "No unit in your scope was scored in this run ({template}); the table ranks "
+                                        "the units that were."},
     "cockpit.col.rank": {"zh": "名次", "en": "Rank"},
     "cockpit.col.unit": {"zh": "组织", "en": "Unit"},
     "cockpit.col.total": {"zh": "综合得分", "en": "Total score"},

@@ -65,6 +65,44 @@ def test_a_dept_head_sees_their_region_only(monkeypatch, demo_url):
     ranking = frames["cockpit_ranking"]
     assert sum(str(u).startswith("▶") for u in ranking["Unit"]) == 1               # their own row, marked
     assert any("华东大区" in c.value for c in at.caption)
+    own = ranking[ranking["Unit"].str.startswith("▶")].iloc[0]
+    assert any(c.value == f"Your unit: {own['Unit'][2:]}: rank {own['Rank']} of {len(ranking)}" for c in at.caption), \
+        [c.value for c in at.caption]
+
+
+def _publish(url: str, template: str, period: str) -> int:
+    from lib.performance.scorecards import center as scorecard
+    engine = store.get_engine(url)
+    try:
+        fin = auth.load_user(engine, "demo_finance")
+        return scorecard.save_run(engine, fin, scorecard.run_evaluation(engine, fin, template, period), publish=True)
+    finally:
+        engine.dispose()
+
+
+def test_a_dept_head_is_told_their_rank_or_why_there_is_none(monkeypatch, own_url):
+    """The newest published run is the stores': the east's store is named with its rank; a run that scored no
+    unit says so instead of an empty table."""
+    _publish(own_url, "store", "2026-Q3")
+    at = open_app(monkeypatch, own_url, "demo_east", "zh")
+    assert not at.exception and not at.error
+    ranking = _frames(at)["cockpit_ranking"]
+    mine = ranking[ranking["组织"].str.startswith("▶")]
+    assert list(mine["组织"]) == ["▶ 上海旗舰店"]
+    assert any(c.value == f"您的单位：上海旗舰店 第 {mine.iloc[0]['名次']} 名（共 {len(ranking)} 个）" for c in at.caption)
+    # a run stored with no scored unit (e.g. its units sat at another level when it ran)
+    run_id = _publish(own_url, "store", "2026-Q2")
+    engine = store.get_engine(own_url)
+    try:
+        from lib.core.tables import scorecards as tables
+        with engine.begin() as conn:
+            conn.execute(tables.total.delete().where(tables.total.c.run_id == run_id))
+    finally:
+        engine.dispose()
+    at = open_app(monkeypatch, own_url, "demo_east", "zh")
+    assert not at.exception and not at.error
+    assert "cockpit_ranking" not in _frames(at)
+    assert any("没有参评单位" in i.value for i in at.info), [i.value for i in at.info]
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

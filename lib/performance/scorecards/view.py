@@ -42,6 +42,18 @@ class Ranking:
     run_id: int
     status: str
     frame: pd.DataFrame  # org_unit_id (None for anonymised others), unit, total, rank, is_own
+    scoped: bool = False  # the reader sees their own units only (a dept head): their rows are marked
+
+    def shown(self, limit: int = 10) -> pd.DataFrame:
+        """The first ``limit`` places and, under them, the reader's own rows that rank lower: a reader always
+        finds their own row."""
+        f = self.frame.sort_values(["rank", "unit"], kind="stable").reset_index(drop=True)
+        rest = f.iloc[limit:]
+        return pd.concat([f.head(limit), rest[rest["is_own"]]], ignore_index=True)
+
+    def own(self) -> pd.DataFrame:
+        """The reader's own rows (empty for a reader who sees every unit, or whose units were not scored)."""
+        return self.frame[self.frame["is_own"]].sort_values("rank", kind="stable")
 
 
 @dataclass(frozen=True)
@@ -181,4 +193,5 @@ def latest_ranking(engine: sa.Engine, user: User, lang: str = "zh") -> Ranking |
     best = df.sort_values(["published_at", "id"], ascending=False).iloc[0]
     v = run_view(engine, user, int(best["id"]), lang)
     frame = v.totals[["org_unit_id", "unit", "total", "rank", "is_own"]].reset_index(drop=True)
-    return Ranking(v.template.name(lang), str(best["period"]), int(best["id"]), str(best["status"]), frame)
+    return Ranking(v.template.name(lang), str(best["period"]), int(best["id"]), str(best["status"]), frame,
+                   scoped=not sees_all(user))

@@ -192,6 +192,19 @@ def test_latest_ranking_contract(sc_engine, users):
     assert r.frame.loc[r.frame["is_own"], "org_unit_id"].tolist() in ([14], [17])   # 西部大区 or its store
     assert r.frame["rank"].min() == 1
     assert not scorecard.latest_ranking(sc_engine, users["demo_finance"]).frame["is_own"].any()
+    assert r.scoped and not scorecard.latest_ranking(sc_engine, users["demo_finance"]).scoped
+
+
+def test_a_readers_own_row_is_shown_however_low_it_ranks():
+    frame = pd.DataFrame({"org_unit_id": [None, None, 7, None, 9], "unit": ["单位 A", "单位 B", "本店", "单位 C", "二店"],
+                          "total": [99.0, 90.0, 40.0, 80.0, 20.0], "rank": [1, 2, 4, 3, 5],
+                          "is_own": [False, False, True, False, True]})
+    r = scorecard.Ranking("门店", "2026-Q3", 1, "published", frame, scoped=True)
+    assert list(r.shown(2)["unit"]) == ["单位 A", "单位 B", "本店", "二店"]   # the top two, then theirs below
+    assert list(r.shown(10)["rank"]) == [1, 2, 3, 4, 5]
+    assert list(r.own()["rank"]) == [4, 5]
+    empty = scorecard.Ranking("门店", "2026-Q3", 1, "published", frame.iloc[:0], scoped=True)
+    assert empty.shown().empty and empty.own().empty
 
 
 def test_cli_run_list_show(sc_engine, capsys):
