@@ -68,7 +68,8 @@ def _options() -> ImportOptions:
     rate = ss.get("data_opt_tax_rate") or 0.0
     return ImportOptions(tax_rate=rate or None, prices_include_tax=bool(ss.get("data_opt_incl_tax")),
                          allow_negative_quantity=bool(ss.get("data_opt_neg_qty")),
-                         org_parent=(ss.get("data_org_parent") or "").strip() or None)
+                         org_parent=(ss.get("data_org_parent") or "").strip() or None,
+                         new_org_kind=ss.get("data_org_kind") or None)
 
 
 def _apply_template(raw: ingest.RawTable, table: str) -> None:
@@ -151,6 +152,8 @@ def _import_tab() -> None:
         st.checkbox(t("data.opt.neg_qty"), key="data_opt_neg_qty")
         st.checkbox(t("data.opt.create_missing"), key="data_create_missing")
         st.selectbox(t("data.opt.org_parent"), ["", *_org_names()], key="data_org_parent", accept_new_options=True)
+        st.selectbox(t("data.opt.org_kind"), ["", "region", "department", "store", "cost_center"], key="data_org_kind",
+                     format_func=lambda k: t(f"data.org_kind.{k or 'header'}"))
     if can_write:
         a, b = st.columns([3, 1])
         a.text_input(t("data.template.name"), key="data_template_name")
@@ -176,6 +179,11 @@ def _show_prepared(p: ingest.Prepared) -> None:
     if len(p.unknown_members):
         st.warning(t("data.unknown"))
         st.dataframe(p.unknown_members, hide_index=True, key="data_unknown_table")
+    units = ingest.new_org_units(sh.engine(), p, lang)
+    if len(units):
+        st.info(t("data.new_units"))
+        st.dataframe(units.set_axis([t("data.col.unit"), t("data.col.level"), t("data.col.parent")], axis=1),
+                     hide_index=True, key="data_new_units")
     if p.problem_count:
         st.error(t("data.problems", n=p.problem_count))
         shown = p.problems[["row", "column", "value", f"problem_{'en' if lang == 'en' else 'zh'}"]]

@@ -113,7 +113,7 @@ def prepare(engine: sa.Engine, raw: RawTable, table: str, mapping: Mapping, *, c
     fields(table)
     problems = Problems()
     with engine.connect() as conn:
-        resolver = Resolver(conn, create_missing, options)
+        resolver = Resolver(conn, create_missing, options, org_header=mapping.columns.get("org_unit"))
         builder = RowBuilder(table, mapping, options, resolver, problems, raw.sha256, raw.header_row)
         if raw.frame.empty:
             problems.add(Problem.NO_ROWS, None, "", "")
@@ -131,6 +131,28 @@ def prepare(engine: sa.Engine, raw: RawTable, table: str, mapping: Mapping, *, c
     return Prepared(table, frame, problems.frame(), problems.total, _unknown_frame(resolver, create_missing),
                     {k: list(v) for k, v in resolver.pending.items()}, mapping, options, raw.filename, raw.sha256,
                     previous)
+
+
+_LEVELS = {"company": ("公司", "company"), "region": ("区域", "region"), "department": ("部门/门店", "department / store"),
+           "store": ("部门/门店", "department / store"), "cost_center": ("部门/门店", "department / store")}
+
+
+def new_org_units(engine: sa.Engine, prepared: Prepared, lang: str = "zh") -> pd.DataFrame:
+    """The org units the import will create: name, the level they will be read at (区域 or 部门/门店) and
+    their parent, so the user sees where they land before committing (and can pick another parent)."""
+    rows = prepared.new_members.get("org_unit", [])
+    if not rows:
+        return pd.DataFrame(columns=["name", "level", "parent"])
+    names = {m["id"]: m["name"] for m in rows}
+    wanted = sorted({int(m["parent_id"]) for m in rows if m["parent_id"] is not None} - set(names))
+    if wanted:
+        with engine.connect() as conn:
+            names.update(dict(conn.execute(sa.select(schema.org_unit.c.id, schema.org_unit.c.name)
+                                           .where(schema.org_unit.c.id.in_(wanted))).all()))
+    i = 1 if lang == "en" else 0
+    return pd.DataFrame({"name": [m["name"] for m in rows],
+                         "level": [_LEVELS.get(m["kind"], (m["kind"], m["kind"]))[i] for m in rows],
+                         "parent": [names.get(m["parent_id"], "—") for m in rows]})
 
 
 def problems_report(prepared: Prepared | ImportResult, lang: str = "zh", fmt: str = "csv") -> bytes:
@@ -313,5 +335,5 @@ def history(engine: sa.Engine) -> pd.DataFrame:
 
 
 __all__ = ["ImportOptions", "ImportRejected", "ImportResult", "Mapping", "Prepared", "RawTable", "TABLES", "Template",
-           "apply_template", "commit", "delete_template", "history", "load_mapping_file", "prepare",
+           "apply_template", "commit", "delete_template", "history", "load_mapping_file", "new_org_units", "prepare",
            "problems_report", "read_file", "save_template", "suggest_mapping", "templates"]

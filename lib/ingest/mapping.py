@@ -185,14 +185,16 @@ class ImportOptions:
     ``tax_rate`` applies where the file has no tax-rate column; ``prices_include_tax`` says the
     price/amount columns mapped to net fields are in fact tax-inclusive (net = gross / (1 + rate)).
     Created org units go under ``org_parent`` (code or name; default: the root) with kind
-    ``new_org_kind``. ``replace_batch`` is the earlier batch of the same file being replaced.
+    ``new_org_kind`` (default: the level the org column's header names, e.g. 门店 → store); departments,
+    stores and cost centers that would sit right under the company go under the region 未分区域 instead, so they
+    are read as 部门/门店, not as regions. ``replace_batch`` is the earlier batch of the same file being replaced.
     """
 
     tax_rate: float | None = None
     prices_include_tax: bool = False
     allow_negative_quantity: bool = False
     org_parent: str | None = None
-    new_org_kind: str = "department"
+    new_org_kind: str | None = None
     default_org_unit: str | None = None
     budget_version: str | None = None
     date_min: dt.date = dt.date(1990, 1, 1)

@@ -34,6 +34,19 @@ KEYS: dict[str, tuple[str, ...]] = {
 }
 ORG_KINDS = {"公司": "company", "总公司": "company", "集团": "company", "区域": "region", "大区": "region",
              "地区": "region", "部门": "department", "门店": "store", "店": "store", "成本中心": "cost_center"}
+# Where departments, stores and cost centers a file creates go when it names no region for them.
+UNASSIGNED_REGION = {"code": "UNASSIGNED", "name": "未分区域", "name_en": "Unassigned region"}
+_HEADER_KINDS = (("成本中心", "cost_center"), ("cost center", "cost_center"), ("门店", "store"), ("店", "store"),
+                 ("store", "store"), ("区域", "region"), ("大区", "region"), ("region", "region"))
+
+
+def org_kind_of_header(header: str | None) -> str:
+    """The level a file names in its org column's header: 门店 → store, 成本中心 → cost_center, 区域/大区 →
+    region, anything else (部门, 组织, …) → department."""
+    h = (header or "").strip().lower()
+    return next((kind for word, kind in _HEADER_KINDS if word in h), "department")
+
+
 ACCOUNT_TYPES = {"收入": "revenue", "营业收入": "revenue", "成本": "cogs", "营业成本": "cogs",
                  "费用": "opex", "期间费用": "opex", "其他": "other"}
 
@@ -106,8 +119,15 @@ class Resolver:
     writes them (:meth:`flush`) inside its transaction.
     """
 
-    def __init__(self, conn: sa.Connection, create_missing: bool, options: ImportOptions) -> None:
+    def __init__(self, conn: sa.Connection, create_missing: bool, options: ImportOptions,
+                 org_header: str | None = None) -> None:
         self.conn, self.create, self.options = conn, create_missing, options
+        if options.new_org_kind and options.new_org_kind not in set(ORG_KINDS.values()):
+            raise InvalidArgument(f"Unknown org unit kind {options.new_org_kind!r}: one of "
+                                  f"{', '.join(sorted(set(ORG_KINDS.values())))}.",
+                                  f"未知的组织类型 {options.new_org_kind!r}，可选：{'、'.join(ORG_KINDS)}。")
+        self.org_kind = options.new_org_kind or org_kind_of_header(org_header)
+        self._unassigned: int | None = None
         self.maps: dict[str, tuple[dict, dict]] = {}
         self.next_id: dict[str, int] = {}
         self.pending: dict[str, list[dict]] = {}
@@ -171,6 +191,28 @@ class Resolver:
                                                         "parent_id": None, "kind": "company"})
         return self._root
 
+    def org_parent(self) -> int:
+        """Where a created unit goes: under ``root_org()``, except that a department, store or cost center
+        that would sit directly under the company goes under the region 未分区域 (created once): the org levels
+        are by depth, so a unit right under the company would be read as a region (区域)."""
+        parent = self.root_org()
+        if self.org_kind in ("region", "company") or not self._is_company(parent):
+            return parent
+        if self._unassigned is None:
+            by_code, _ = self._load("org_unit")
+            self._unassigned = by_code.get(UNASSIGNED_REGION["code"])
+            if self._unassigned is None:
+                self._unassigned = self._new("org_unit", {**UNASSIGNED_REGION, "parent_id": parent, "kind": "region"})
+        return self._unassigned
+
+    def _is_company(self, unit: int) -> bool:
+        """Whether ``unit`` is the top of the tree (no parent), stored or about to be created."""
+        for m in self.pending.get("org_unit", []):
+            if m["id"] == unit:
+                return m["parent_id"] is None
+        parent = self.conn.execute(sa.select(schema.org_unit.c.parent_id).where(schema.org_unit.c.id == unit)).first()
+        return parent is not None and parent.parent_id is None
+
     def _new(self, dim: str, row: dict) -> int:
         self._load(dim)
         new_id = self.next_id[dim]
@@ -229,9 +271,9 @@ class Resolver:
     def _create(self, dim: str, value: str, name: str | None, extra: dict) -> None:
         label = name or value
         if dim == "org_unit":
-            parent = self.root_org()
+            parent = self.org_parent()
             self._new(dim, {"code": self._free_code(dim, value, "ORG"), "name": label[:100], "name_en": None,
-                            "parent_id": parent, "kind": self.options.new_org_kind})
+                            "parent_id": parent, "kind": self.org_kind})
         elif dim == "customer":
             org = extra.get("org_unit_id")
             self._new(dim, {"code": self._free_code(dim, value, "C"), "name": label[:200], "segment": None,

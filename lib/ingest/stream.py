@@ -89,7 +89,7 @@ def _stream(engine, user, path, table, mapping, create_missing, dry_run, progres
     with engine.connect() as conn:
         trans = conn.begin()
         try:
-            resolver = Resolver(conn, create_missing, options)
+            resolver = Resolver(conn, create_missing, options, org_header=mapping.columns.get("org_unit"))
             builder = RowBuilder(table, mapping, options, resolver, problems, head.sha256, head.header_row)
             if builder.check_columns(head.columns):
                 _check_hash(conn, head.sha256, options.replace_batch)

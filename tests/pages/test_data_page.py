@@ -93,6 +93,15 @@ def test_upload_map_preview_confirm(monkeypatch, data_url):
     preview = _frame(at, "net_revenue")
     assert list(preview["net_revenue"].astype(float)) == [300.0, 90.0]
     assert _sales(data_url, "SO-9") == []  # checking writes nothing
+    # where the new unit lands, said before the commit: a department (the file's 部门), not a region
+    units = _frame(at, "层级")
+    assert units.to_dict("records") == [{"组织": "未分区域", "层级": "区域", "上级": "总部"},
+                                        {"组织": "试点一部", "层级": "部门/门店", "上级": "未分区域"}]
+    at.selectbox(key="data_org_kind").set_value("region").run()  # or, if the file's units are regions, say so
+    at.button(key="data_check").click().run()
+    assert _frame(at, "层级").to_dict("records") == [{"组织": "试点一部", "层级": "区域", "上级": "总部"}]
+    at.selectbox(key="data_org_kind").set_value("").run()
+    at.button(key="data_check").click().run()
 
     at.button(key="data_commit").click().run()
     assert not at.exception, at.exception

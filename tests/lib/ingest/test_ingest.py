@@ -61,7 +61,8 @@ def test_pilot_file_on_an_empty_store(empty_engine, tmp_path):
     result = ingest_stream.import_file(empty_engine, ADMIN, path, "sales_line", create_missing=True,
                                 progress=lambda n, f: seen.append(n))
     assert result.ok and result.rows == 4 and seen[-1] == 4, result.problems
-    assert result.created == {"org_unit": 3, "customer": 2, "product": 3}  # the root 总公司 + 2 departments
+    # the root 总公司, the region 未分区域 and the 2 departments the file's 部门 column names
+    assert result.created == {"org_unit": 4, "customer": 2, "product": 3}
     with empty_engine.connect() as conn:
         sales = pd.read_sql(sa.select(schema.sales_line).order_by("order_date"), conn)
         orgs = pd.read_sql(sa.select(schema.org_flat), conn)
@@ -72,7 +73,8 @@ def test_pilot_file_on_an_empty_store(empty_engine, tmp_path):
     assert float(sales["quantity"].sum()) == 1310
     assert sales["discount_amount"].astype(float).tolist() == [0, 5, 0, 0]
     assert set(sales["batch_id"]) == {result.batch_id}
-    assert sorted(orgs["l1_name"].dropna()) == ["华东一部", "西部一部"]
+    assert sorted(orgs["l2_name"].dropna()) == ["华东一部", "西部一部"]               # read as departments,
+    assert set(orgs["l1_name"].dropna()) == {"未分区域"}                            # not as regions
     hist = ingest.history(empty_engine)
     assert hist.loc[0, ["table", "file", "rows", "status", "created_by"]].tolist() == [
         "sales_line", "pilot_sales.csv", 4, "committed", "tester"]

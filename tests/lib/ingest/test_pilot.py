@@ -5,6 +5,7 @@ import pytest
 
 from lib.access import auth
 from lib.core import store
+from lib.core.errors import InvalidArgument
 from lib.ingest import batch as ingest
 from lib.ingest import pilot
 from lib.ingest.pilot import Step
@@ -78,3 +79,38 @@ def test_missing_for_is_per_page():
     assert pilot.missing_for(counts, ("margin",)) == []
     assert pilot.missing_for(counts, ("overview", "budget")) == [
         pilot.Missing("overview", ("journal_line",)), pilot.Missing("budget", ("budget_line", "journal_line"))]
+
+
+def test_a_files_departments_are_read_as_departments_not_regions(pilot_engine):
+    """A pilot file's 部门 column on an empty store: the units are departments, under the region 未分区域 (the org
+    levels are by depth, so right under the company they would have been read as 区域)."""
+    e, fin = pilot_engine, auth.load_user(pilot_engine, "fin")
+    raw = ingest.read_file("\n".join([HEADER, *SEPTEMBER]).encode("utf-8"), "sep.csv")
+    prepared = ingest.prepare(e, raw, "sales_line", ingest.suggest_mapping(raw, "sales_line"), create_missing=True)
+    assert prepared.ok, prepared.problems
+    placed = ingest.new_org_units(e, prepared)
+    assert placed.to_dict("records") == [{"name": "总公司", "level": "公司", "parent": "—"},
+                                         {"name": "未分区域", "level": "区域", "parent": "总公司"},
+                                         {"name": "试点部", "level": "部门/门店", "parent": "未分区域"}]
+    ingest.commit(e, fin, prepared, filename="sep.csv", file_hash=raw.sha256)
+    by_dept = query.run(e, QuerySpec(("revenue",), ("region", "department")))
+    assert by_dept.to_dict("records") == [{"region": "未分区域", "department": "试点部", "revenue": 108.0}]
+    # the next file's new store goes under the same region; its header names the level
+    raw = ingest.read_file("\n".join([HEADER.replace("部门", "门店"), *[r.replace("试点部", "试点店") for r in OCTOBER]])
+                           .encode("utf-8"), "oct.csv")
+    prepared = ingest.prepare(e, raw, "sales_line", ingest.suggest_mapping(raw, "sales_line"), create_missing=True)
+    assert ingest.new_org_units(e, prepared, "en").to_dict("records") == [
+        {"name": "试点店", "level": "department / store", "parent": "未分区域"}]
+    assert prepared.new_members["org_unit"][0]["kind"] == "store"
+
+
+def test_new_units_go_where_the_user_says(pilot_engine):
+    e = pilot_engine
+    raw = ingest.read_file("\n".join([HEADER, *SEPTEMBER]).encode("utf-8"), "sep.csv")
+    mapping = ingest.suggest_mapping(raw, "sales_line")
+    as_regions = ingest.prepare(e, raw, "sales_line", mapping, create_missing=True,
+                                options=ingest.ImportOptions(new_org_kind="region"))
+    assert ingest.new_org_units(e, as_regions)["level"].tolist() == ["公司", "区域"]   # no 未分区域 in between
+    with pytest.raises(InvalidArgument, match="Unknown org unit kind .team."):
+        ingest.prepare(e, raw, "sales_line", mapping, create_missing=True,
+                       options=ingest.ImportOptions(new_org_kind="team"))
