@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pandas as pd
 
-from lib.core.errors import ResultTooLarge
+from lib.core.errors import Forbidden, ResultTooLarge
 from lib.core.i18n import t
 from lib.explore.link import Parsed, default_chart, from_query_params, parse_query_params, to_query_params
 from lib.explore.state import (
@@ -198,10 +198,19 @@ def _fetch(spec: QuerySpec, top_n: int | None, run: Callable[[QuerySpec], pd.Dat
     d0 = dims[0]
     by = next((s.field for s in spec.sort if s.field in spec.metrics), spec.metrics[0])
     keys = [d for d in spec.dimensions if d != d0]
+    cols = [*spec.dimensions, *spec.metrics]
     full = None
+    # 其他 is summed from the one result when every metric adds up, or is a ratio of two parts that do (毛利率 =
+    # 毛利 ÷ 营业收入: the parts are fetched alongside and 其他's ratio divided after summing them).
+    parts = {m: _summable_parts(m, model) for m in spec.metrics if not additive(m, model)}
+    summable = spec.comparison is None and all(p is not None for p in parts.values())
+    extra = tuple(dict.fromkeys(x for p in parts.values() if p for x in p if x not in spec.metrics)) if summable else ()
     if spec.limit is None and additive(by, model):
         try:
-            full = run(spec)
+            try:
+                full = run(replace(spec, metrics=(*spec.metrics, *extra)))
+            except Forbidden:  # a part the reader may not see on its own: 其他 is queried instead
+                summable, full = False, run(spec)
         except ResultTooLarge:  # too many members × keys: rank with a limited query instead
             full = None
     if full is not None:
@@ -209,14 +218,11 @@ def _fetch(spec: QuerySpec, top_n: int | None, run: Callable[[QuerySpec], pd.Dat
         order = totals.sort_values(ascending=False, na_position="last", kind="stable")
         top = tuple(None if pd.isna(v) else str(v) for v in order.index[:top_n])
         if len(order) <= top_n:
-            return full
+            return full[cols]
         inside = full[d0].isin([v for v in top if v is not None]) | (full[d0].isna() & (None in top))
-        main = full[inside]
-        if spec.comparison is None and all(additive(m, model) for m in spec.metrics):
-            rest = full[~inside]
-            rest = (rest.groupby(keys, dropna=False, sort=False)[list(spec.metrics)].sum(min_count=1).reset_index()
-                    if keys else rest[list(spec.metrics)].sum(min_count=1).to_frame().T)
-            return _with_other(main, rest, d0, spec, lang)
+        main = full.loc[inside, cols]
+        if summable:
+            return _with_other(main, _other_summed(full[~inside], keys, spec.metrics, parts), d0, spec, lang)
     else:
         ranked = run(QuerySpec((by,), (d0,), spec.filters, spec.time_range, sort=(Sort(by, True),), limit=top_n))
         top = tuple(None if pd.isna(v) else str(v) for v in ranked[d0].tolist())
@@ -226,6 +232,28 @@ def _fetch(spec: QuerySpec, top_n: int | None, run: Callable[[QuerySpec], pd.Dat
     rest = run(replace(spec, dimensions=tuple(keys), filters=(*spec.filters, FilterSpec(d0, "not_in", top)),
                        sort=tuple(s for s in spec.sort if s.field != d0), limit=None))
     return _with_other(main, rest, d0, spec, lang)
+
+
+def _summable_parts(metric_id: str, model: SemanticModel) -> tuple[str, str] | None:
+    """(numerator, denominator) of a ratio whose two parts add up across members, else None."""
+    m = model.metric(metric_id)
+    if m.type is MetricType.RATIO and m.numerator and m.denominator and additive(m.numerator, model) \
+            and additive(m.denominator, model):
+        return m.numerator, m.denominator
+    return None
+
+
+def _other_summed(rest: pd.DataFrame, keys: list[str], metrics: tuple[str, ...],
+                  parts: dict[str, tuple[str, str] | None]) -> pd.DataFrame:
+    """The 其他 rows from the members outside the top: sums per remaining key, and each ratio divided after
+    summing its parts (no denominator: no figure), as the query layer divides."""
+    summed = list(dict.fromkeys([*(m for m in metrics if m not in parts), *(x for p in parts.values() for x in p)]))
+    out = (rest.groupby(keys, dropna=False, sort=False)[summed].sum(min_count=1).reset_index()
+           if keys else rest[summed].sum(min_count=1).to_frame().T)
+    for m, (num, den) in parts.items():
+        d = pd.to_numeric(out[den], errors="coerce").astype("float64")
+        out[m] = pd.to_numeric(out[num], errors="coerce").astype("float64") / d.where(d != 0)
+    return out[[*keys, *metrics]]
 
 
 def _with_other(main: pd.DataFrame, rest: pd.DataFrame, d0: str, spec: QuerySpec, lang: str) -> pd.DataFrame:

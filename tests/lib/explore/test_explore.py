@@ -51,6 +51,25 @@ def test_top_1_product_with_the_rest_as_other_divides_the_ratio_after_aggregatio
     assert rows["其他"]["gross_margin"] == pytest.approx(175 / 400)  # not (105/250 + 70/150) / 2 = 0.4433
 
 
+def test_other_of_a_ratio_of_summable_parts_comes_from_the_one_query(run):
+    """毛利率's 其他 is divided after summing 毛利 and 营业收入 of the rest, read in the same query; a ratio over a
+    distinct count (客单价 = revenue ÷ orders) can't be summed, so its 其他 is still queried."""
+    asked = []
+    spy = lambda spec: asked.append(spec) or run(spec)  # noqa: E731
+    c = chart(("revenue", "gross_margin"), ("month", "product"), top_n=1, tr=TimeRange(D(2025, 1, 1), D(2025, 2, 28)))
+    df = explore.evaluate(c, spy, MODEL)
+    assert len(asked) == 1 and list(df.columns) == ["month", "product", "revenue", "gross_margin"]
+    got = {(r["month"].strftime("%Y-%m"), r["product"]): (r["revenue"], r["gross_margin"]) for r in df.to_dict("records")}
+    queried = run(QuerySpec(("revenue", "gross_margin"), ("month",), (FilterSpec("product", "not_in", ("绿茶",)),),
+                            TimeRange(D(2025, 1, 1), D(2025, 2, 28))))
+    for r in queried.to_dict("records"):  # the same figures the query layer gives for the rest
+        rev, gm = got[(r["month"].strftime("%Y-%m"), "其他")]
+        assert rev == pytest.approx(r["revenue"]) and gm == pytest.approx(r["gross_margin"])
+    asked.clear()
+    explore.evaluate(chart(("revenue", "aov"), ("product",), top_n=1, tr=Y2025), spy, MODEL)
+    assert len(asked) == 2 and any(f.op == "not_in" for f in asked[1].filters)
+
+
 def test_top_2_other_is_the_third_and_english_label(run):
     df = explore.evaluate(chart(("revenue",), ("product",), top_n=2, tr=Y2025), run, MODEL, lang="en")
     assert dict(zip(df["product"], df["revenue"])) == {"绿茶": 300, "饼干": 250, "Other": 150}
