@@ -151,6 +151,9 @@ def main() -> None:
     med, med_eval, med_hand = statistics.median(totals), statistics.median(evals), statistics.median(hands)
     print(f"{'median of the five':<44}{med * 1e3:>9.0f}{med_eval * 1e3:>9.0f}{'':>8}{med_hand * 1e3:>9.0f}"
           f"{med / med_hand:>11.2f}{med_eval / med_hand:>10.2f}")
+    ratios = sorted(e / h for e, h in zip(evals, hands))
+    print(f"per-case evaluate/hand ratios: {', '.join(f'{r:.2f}' for r in ratios)}; their median "
+          f"{statistics.median(ratios):.2f}, the largest {ratios[-1]:.2f}")
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     engine.dispose()
 
