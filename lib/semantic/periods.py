@@ -10,6 +10,8 @@ import datetime as dt
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from lib.semantic.model import parse_offset
 from lib.semantic.spec import InvalidSpec
@@ -88,10 +90,53 @@ def shift_sql(col: sa.ColumnElement, off: Offset) -> sa.ColumnElement:
     return out
 
 
-def trunc(grain: str, col: sa.ColumnElement) -> sa.ColumnElement:
+class _Trunc(sa.sql.functions.FunctionElement):
+    """The first day of a date's bucket, as a DATE, in each engine's own words (see the compilers below)."""
+
+    type = sa.Date()
+    name = "date_trunc"
+    # The grain is part of the statement's text, so part of its cache key (PostgreSQL caches compiled SQL).
+    _traverse_internals = [*sa.sql.functions.FunctionElement._traverse_internals, ("grain", InternalTraversal.dp_string)]
+    inherit_cache = True
+
+    def __init__(self, grain: str, col: sa.ColumnElement) -> None:
+        if grain not in ("day", "week", "month", "quarter", "year"):
+            raise ValueError(grain)
+        self.grain = grain
+        super().__init__(col)
+
+
+
+@compiles(_Trunc)
+def _trunc_sql(element: _Trunc, compiler, **kw) -> str:
     # The unit as a literal: a bound 'month' breaks GROUP BY on DuckDB. The cast to TIMESTAMP keeps
     # PostgreSQL from turning a date into timestamptz and doing time-zone arithmetic on every row.
-    return sa.cast(sa.func.date_trunc(sa.literal_column(f"'{grain}'"), sa.cast(col, sa.DateTime)), sa.Date)
+    col = compiler.process(list(element.clauses)[0], **kw)
+    return f"CAST(date_trunc('{element.grain}', CAST({col} AS TIMESTAMP)) AS DATE)"
+
+
+@compiles(_Trunc, "duckdb")
+def _trunc_duckdb(element: _Trunc, compiler, **kw) -> str:
+    # DuckDB truncates a DATE as it is; the cast to TIMESTAMP would cost a conversion per fact row.
+    col = compiler.process(list(element.clauses)[0], **kw)
+    return f"CAST(date_trunc('{element.grain}', {col}) AS DATE)"
+
+
+def trunc(grain: str, col: sa.ColumnElement) -> sa.ColumnElement:
+    return _Trunc(grain, col)
+
+
+def shifts_buckets(off: Offset, grain: str) -> bool:
+    """Whether the buckets of dates moved by ``off`` are the moved buckets, one for one, so the offset can be
+    applied after grouping (to a row per bucket, not to every fact row). True for a move by days, and for whole
+    months at month, quarter and year grain (the first of a month never clamps); a year back at day grain is
+    not one for one (29 February and 28 February land on the same day). ``check_offset`` has already refused
+    moves that are not whole buckets."""
+    return off != NO_OFFSET and (off[0] == 0 or grain in GRAIN_MONTHS)
+
+
+def shift_bucket(col: sa.ColumnElement, off: Offset) -> sa.ColumnElement:
+    return sa.cast(shift_sql(col, off), sa.Date)
 
 
 def bucket_start(d: dt.date, grain: str) -> dt.date:

@@ -110,7 +110,7 @@ class _Compiler:
             return xp.div(self.expr(m.numerator, off, extend_to), self.expr(m.denominator, off, extend_to))
         if m.type is MetricType.DERIVED:
             names = {name: (inp.metric, periods.add(off, periods.offset(inp.offset))) for name, inp in m.inputs.items()}
-            return xp.arith(sqlglot.parse_one(m.expr), lambda n: self.expr(*names[n], extend_to) if n in names
+            return xp.arith(_tree(m.expr), lambda n: self.expr(*names[n], extend_to) if n in names
                           else self.expr(n, off, extend_to))
         if m.type is MetricType.CUMULATIVE:
             allowed = CUMULATIVE_GRAINS[m.period]
@@ -254,15 +254,16 @@ class _Compiler:
     def _flow_unit(self, unit: _Unit, name: str) -> sa.CTE:
         ds = unit.dataset
         needed = self._needed_aliases(unit)
-        if needed and all(xp.decomposable(sqlglot.parse_one(m.expr)) for m in unit.leaves.values()):
+        if needed and all(xp.decomposable(_tree(m.expr)) for m in unit.leaves.values()):
             return self._grouped_flow_unit(unit, name, needed)
         src, aliases = self._tables(ds, needed)
         b = aliases[None]
         tcol = b.c[unit.time_column]
         off = periods.for_grain(unit.offset, self.grain)
+        late = bool(self.grain) and periods.shifts_buckets(off, self.grain)
         cols, group = [], []
         if self.grain:
-            t = periods.trunc(self.grain, periods.shift_sql(tcol, off)).label(TIME)
+            t = periods.trunc(self.grain, tcol if late else periods.shift_sql(tcol, off)).label(TIME)
             cols.append(t)
             group.append(t)
         for d in self.dims:
@@ -272,7 +273,7 @@ class _Compiler:
         base_cols = {n: b.c[n] for n in b.c.keys()}
         for m in unit.leaves.values():
             cond = xp.metric_condition(m, ds, aliases)
-            cols.append(xp.aggregate(sqlglot.parse_one(m.expr), base_cols, cond).label(Leaf(m.id, unit.offset).label))
+            cols.append(xp.aggregate(_tree(m.expr), base_cols, cond).label(Leaf(m.id, unit.offset).label))
         where = self._where(ds, aliases) + _rows_any_metric_uses(unit, ds, aliases)
         rng = self._range(unit)
         if rng:
@@ -282,6 +283,9 @@ class _Compiler:
         stmt = sa.select(*cols).select_from(src).where(*where)
         if group:
             stmt = stmt.group_by(*group)
+        if late:  # the offset moves the buckets, once each, after grouping
+            g = stmt.subquery("g")
+            stmt = sa.select(periods.shift_bucket(g.c[TIME], off).label(TIME), *[c for c in g.c if c.key != TIME])
         return stmt.cte(name)
 
     def _grouped_flow_unit(self, unit: _Unit, name: str, needed: set[str]) -> sa.CTE:
@@ -316,19 +320,20 @@ class _Compiler:
             keys.setdefault(ds.org_column)
         tcol = fact.c[unit.time_column]
         off = periods.for_grain(unit.offset, self.grain)
+        late = bool(self.grain) and periods.shifts_buckets(off, self.grain)
         group = [fact.c[k].label(k) for k in keys]
         if self.grain:
-            group.append(periods.trunc(self.grain, periods.shift_sql(tcol, off)).label(TIME))
+            group.append(periods.trunc(self.grain, tcol if late else periods.shift_sql(tcol, off)).label(TIME))
         fact_cols = {n: fact.c[n] for n in fact.c.keys()}
         parts, leaf_parts = [], {}
         for m in unit.leaves.values():
             names = []
-            for p in xp.partials(sqlglot.parse_one(m.expr), fact_cols):
+            for p in xp.partials(_tree(m.expr), fact_cols):
                 names.append(f"p{len(parts)}")
                 parts.append(p.label(names[-1]))
             leaf_parts[m.id] = names
         rng = self._range(unit)
-        inner = sa.select(*group, *parts).select_from(fact).where(*self._semi_joins(ds, fact, joins))
+        inner = sa.select(*group, *parts).select_from(fact).where(*self._semi_joins(unit, fact, joins))
         if rng:
             inner = inner.where(tcol.between(rng[0], rng[1]))
         elif self.grain:
@@ -339,15 +344,16 @@ class _Compiler:
         src, aliases = self._tables(ds, needed, grouped)
         cols, outer_group = [], []
         if self.grain:
-            cols.append(grouped.c[TIME].label(TIME))
-            outer_group.append(grouped.c[TIME])
+            t = periods.shift_bucket(grouped.c[TIME], off) if late else grouped.c[TIME]
+            cols.append(t.label(TIME))
+            outer_group.append(t)
         for d in self.dims:
             c = _key(xp.column(aliases, ds.dimensions[d])).label(f"d_{d}")
             cols.append(c)
             outer_group.append(c)
         for m in unit.leaves.values():
             cond = xp.metric_condition(m, ds, aliases)
-            cols.append(xp.reaggregate(sqlglot.parse_one(m.expr), [grouped.c[n] for n in leaf_parts[m.id]], cond)
+            cols.append(xp.reaggregate(_tree(m.expr), [grouped.c[n] for n in leaf_parts[m.id]], cond)
                         .label(Leaf(m.id, unit.offset).label))
         where = self._where(ds, aliases) + _rows_any_metric_uses(unit, ds, aliases)
         stmt = sa.select(*cols).select_from(src).where(*where)
@@ -355,25 +361,32 @@ class _Compiler:
             stmt = stmt.group_by(*outer_group)
         return stmt.cte(name)
 
-    def _semi_joins(self, ds: semantic.Dataset, fact: sa.FromClause, joins: dict) -> list[sa.ColumnElement]:
+    def _semi_joins(self, unit: _Unit, fact: sa.FromClause, joins: dict) -> list[sa.ColumnElement]:
         """Filters on a joined table's column, as key IN (the dimension's matching keys), so the facts are grouped
-        after filtering. Only where that is the same rows: a one-column join from a fact column, and a match that
-        can't be met by a missing value (in/eq without the empty value, comparisons); "not these" filters, which
-        keep rows without a value, stay after the join. The filter itself is applied there too."""
-        out = []
-        for f in self.spec.filters:
-            ref = ds.dimensions[f.dimension]
+        after filtering: the query's filters, and the rows the unit's metrics use when each has its own filter (opex
+        reads only opex accounts). Only where that is the same rows: a one-column join from a fact column, and a
+        match that can't be met by a missing value (in/eq without the empty value, comparisons); "not these"
+        filters, which keep rows without a value, stay after the join. The filters themselves apply there too."""
+        ds = unit.dataset
+
+        def semi(ref: semantic.ColumnRef, op: str, values) -> sa.ColumnElement | None:
             j = joins.get(ref.alias) if ref.alias else None
-            if j is None or ref.coalesce or len(j.on) != 1 or f.op in ("not_in", "ne") \
-                    or None in xp.filter_values(f.values):   # a single value may come bare, not in a tuple
-                continue
+            if j is None or ref.coalesce or len(j.on) != 1 or op in ("not_in", "ne") \
+                    or None in xp.filter_values(values):   # a single value may come bare, not in a tuple
+                return None
             left, right = j.on[0]
             if left.alias is not None or left.coalesce:
-                continue
+                return None
             dim = schema.metadata.tables[j.table]
-            out.append(fact.c[left.column].in_(
-                sa.select(dim.c[right]).where(xp.condition(dim.c[ref.column], f.op, f.values))))
-        return out
+            return fact.c[left.column].in_(sa.select(dim.c[right]).where(xp.condition(dim.c[ref.column], op, values)))
+        out = [c for f in self.spec.filters if (c := semi(ds.dimensions[f.dimension], f.op, f.values)) is not None]
+        uses = []
+        for m in unit.leaves.values():
+            conds = [semi(f.column or ds.dimensions[f.dimension], f.op, f.values) for f in m.filters]
+            if not conds or any(c is None for c in conds):
+                return out
+            uses.append(sa.and_(*conds))
+        return [*out, sa.or_(*uses)] if uses else out
 
     def _periods(self, unit: _Unit) -> list[tuple]:
         """(bucket label, snapshot date, role, days) rows: each bucket's opening and closing dates."""
@@ -433,7 +446,7 @@ class _Compiler:
         base_cols = {**{n: b.c[n] for n in b.c.keys()}, **virtual}
         for m in unit.leaves.values():
             cond = xp.metric_condition(m, ds, aliases)
-            cols.append(xp.aggregate(sqlglot.parse_one(m.expr), base_cols, cond).label(Leaf(m.id, unit.offset).label))
+            cols.append(xp.aggregate(_tree(m.expr), base_cols, cond).label(Leaf(m.id, unit.offset).label))
         where = self._where(ds, aliases) + _rows_any_metric_uses(unit, ds, aliases)
         inner_q = sa.select(*cols).select_from(src).where(*where).group_by(*group).subquery(f"{name}_at")
         outer_cols, outer_group = [], []
@@ -609,6 +622,13 @@ def _rows_any_metric_uses(unit: _Unit, ds: semantic.Dataset, aliases: dict) -> l
     if not conds or any(c is None for c in conds):
         return []
     return [sa.or_(*conds)]
+
+
+@lru_cache(maxsize=4096)
+def _tree(expr: str):
+    """A metric's expression parsed once per process: the compiler only reads the trees (expressions are
+    checked when the model loads), and parsing was a third of compiling a query."""
+    return sqlglot.parse_one(expr)
 
 
 # ---- public API ------------------------------------------------------------------------------

@@ -277,3 +277,15 @@ def test_yoy_of_february_includes_the_leap_day(empty_engine):
             ("S11", 1, D(2024, 2, 29), 4, 1, 1, "线下", 10.0, 10.0, 0.0, 100.0, 60.0)]))
     df = run(empty_engine, ["revenue_yoy"], FEB, ("month",))
     assert df["revenue_yoy"].tolist() == pytest.approx([0.0])   # (300 − (200 + 100)) / 300
+
+
+def test_yoy_by_day_puts_the_leap_day_on_the_28th(empty_engine):
+    ff.build(empty_engine)
+    with empty_engine.begin() as conn:
+        store.bulk_load(conn, ff.schema.sales_line, ff.sales_table([
+            ("S11", 1, D(2024, 2, 29), 4, 1, 1, "线下", 10.0, 10.0, 0.0, 100.0, 60.0),
+            ("S12", 1, D(2024, 2, 28), 4, 1, 1, "线下", 1.0, 30.0, 0.0, 30.0, 20.0)]))
+    df = run(empty_engine, ["revenue"], FEB, ("day",), comparison=Comparison.YOY)
+    assert df["day"].is_unique                                   # 28 and 29 Feb 2024 are one day a year on
+    last = df.set_index("day")["revenue__cmp"]
+    assert last[pd.Timestamp(2025, 2, 28)] == pytest.approx(130.0)  # 30 (28 Feb) + 100 (29 Feb)

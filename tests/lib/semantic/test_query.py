@@ -44,9 +44,15 @@ def sql(spec: QuerySpec, dialect: str = "postgresql", user=None) -> tuple[str, d
      ["sum(CASE WHEN (a.type IN (__[POSTCOMPILE_type_1])) THEN b.p0 END)"], []),
     # distinct counts stay distinct
     (QuerySpec(("orders",), (), time_range=Y2025), ["count(DISTINCT b.order_no)"], []),
-    # YoY: the same CTE shape for last year, shifted a year forward
+    # YoY: the same CTE shape for last year, its month buckets moved a year forward once each after grouping
     (QuerySpec(("revenue",), ("month",), time_range=Y2025, comparison=Comparison.YOY),
-     ["INTERVAL '12 months'"], []),
+     ["CAST(g.__t + INTERVAL '12 months' AS DATE) AS __t"], ["order_date + INTERVAL"]),
+    # ... but a year back at day grain moves every row (29 and 28 February of a leap year are one day a year on)
+    (QuerySpec(("revenue",), ("day",), time_range=Y2025, comparison=Comparison.YOY),
+     ["b.order_date + INTERVAL '12 months'"], ["g.__t + INTERVAL"]),
+    # a metric's own filter on a dimension table also narrows the facts before they are grouped
+    (QuerySpec(("opex",), ("expense_type",), time_range=Y2025),
+     ["f.account_code IN (SELECT account.code", "WHERE account.type IN"], []),
     # balances: taken at period dates from a VALUES list, never summed over months
     (QuerySpec(("ar_balance",), ("quarter",), time_range=Y2025),
      ["VALUES", "p_role", "CASE WHEN (u0_at.p_role = %(p_role_"], []),
@@ -62,6 +68,12 @@ def test_compile_shapes(spec, must, must_not):
                 assert fragment in text, f"{fragment!r} missing from:\n{text}"
         for fragment in must_not:
             assert fragment not in text
+
+
+def test_time_buckets_in_each_engines_words():
+    spec = QuerySpec(("revenue",), ("month",), time_range=Y2025)
+    assert "date_trunc('month', CAST(b.order_date AS TIMESTAMP))" in sql(spec, "postgresql")[0]  # no timestamptz
+    assert "date_trunc('month', b.order_date)" in sql(spec, "duckdb")[0]   # a DATE truncated as it is
 
 
 def test_values_are_bound_never_inlined():
