@@ -105,21 +105,21 @@ class _Trunc(sa.sql.functions.FunctionElement):
         self.grain = grain
         super().__init__(col)
 
+    def date_sql(self, compiler, kw) -> str:
+        return compiler.process(next(iter(self.clauses)), **kw)
 
 
 @compiles(_Trunc)
 def _trunc_sql(element: _Trunc, compiler, **kw) -> str:
     # The unit as a literal: a bound 'month' breaks GROUP BY on DuckDB. The cast to TIMESTAMP keeps
     # PostgreSQL from turning a date into timestamptz and doing time-zone arithmetic on every row.
-    col = compiler.process(list(element.clauses)[0], **kw)
-    return f"CAST(date_trunc('{element.grain}', CAST({col} AS TIMESTAMP)) AS DATE)"
+    return f"CAST(date_trunc('{element.grain}', CAST({element.date_sql(compiler, kw)} AS TIMESTAMP)) AS DATE)"
 
 
 @compiles(_Trunc, "duckdb")
 def _trunc_duckdb(element: _Trunc, compiler, **kw) -> str:
     # DuckDB truncates a DATE as it is; the cast to TIMESTAMP would cost a conversion per fact row.
-    col = compiler.process(list(element.clauses)[0], **kw)
-    return f"CAST(date_trunc('{element.grain}', {col}) AS DATE)"
+    return f"CAST(date_trunc('{element.grain}', {element.date_sql(compiler, kw)}) AS DATE)"
 
 
 def trunc(grain: str, col: sa.ColumnElement) -> sa.ColumnElement:
@@ -137,6 +137,13 @@ def shifts_buckets(off: Offset, grain: str) -> bool:
 
 def shift_bucket(col: sa.ColumnElement, off: Offset) -> sa.ColumnElement:
     return sa.cast(shift_sql(col, off), sa.Date)
+
+
+def bucket_key(grain: str, col: sa.ColumnElement, off: Offset) -> tuple[sa.ColumnElement, bool]:
+    """Each row's bucket as the facts are grouped, and whether ``off`` is still to be applied to the grouped
+    buckets (with :func:`shift_bucket`) rather than to every row."""
+    late = shifts_buckets(off, grain)
+    return trunc(grain, col if late else shift_sql(col, off)), late
 
 
 def bucket_start(d: dt.date, grain: str) -> dt.date:

@@ -260,10 +260,10 @@ class _Compiler:
         b = aliases[None]
         tcol = b.c[unit.time_column]
         off = periods.for_grain(unit.offset, self.grain)
-        late = bool(self.grain) and periods.shifts_buckets(off, self.grain)
-        cols, group = [], []
+        cols, group, late = [], [], False
         if self.grain:
-            t = periods.trunc(self.grain, tcol if late else periods.shift_sql(tcol, off)).label(TIME)
+            key, late = periods.bucket_key(self.grain, tcol, off)
+            t = key.label(TIME)
             cols.append(t)
             group.append(t)
         for d in self.dims:
@@ -320,10 +320,10 @@ class _Compiler:
             keys.setdefault(ds.org_column)
         tcol = fact.c[unit.time_column]
         off = periods.for_grain(unit.offset, self.grain)
-        late = bool(self.grain) and periods.shifts_buckets(off, self.grain)
-        group = [fact.c[k].label(k) for k in keys]
+        group, late = [fact.c[k].label(k) for k in keys], False
         if self.grain:
-            group.append(periods.trunc(self.grain, tcol if late else periods.shift_sql(tcol, off)).label(TIME))
+            t, late = periods.bucket_key(self.grain, tcol, off)
+            group.append(t.label(TIME))
         fact_cols = {n: fact.c[n] for n in fact.c.keys()}
         parts, leaf_parts = [], {}
         for m in unit.leaves.values():
