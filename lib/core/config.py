@@ -42,6 +42,22 @@ def store_url() -> str:
     return absolutise(url or DEFAULT_STORE_URL)
 
 
+def warehouse_url() -> str | None:
+    """The warehouse the semantic layer reads its warehouse datasets from (e.g. a Spark Thrift Server,
+    ``hive://user@host:10000/default``): env ``WORKBENCH_WAREHOUSE_URL``, else secrets.toml ``[warehouse] url``;
+    None when neither is set (every dataset is then read from the store). Never kept in the store.
+
+    >>> import os; os.environ["WORKBENCH_WAREHOUSE_URL"] = " hive://spark@127.0.0.1:10000/default "; warehouse_url()
+    'hive://spark@127.0.0.1:10000/default'
+    >>> del os.environ["WORKBENCH_WAREHOUSE_URL"]
+    """
+    url = os.environ.get("WORKBENCH_WAREHOUSE_URL", "").strip()
+    if not url and SECRETS_FILE.exists():
+        with SECRETS_FILE.open("rb") as fh:
+            url = str(tomllib.load(fh).get("warehouse", {}).get("url", "")).strip()
+    return url or None
+
+
 def base_url() -> str:
     """Where people open the app (e.g. ``https://bi.example.com``), for links in e-mails and robot messages:
     env ``WORKBENCH_BASE_URL``, else secrets.toml ``[app] base_url``; empty when unset (links stay relative).

@@ -18,6 +18,13 @@ def run(engine: sa.Engine, stmt: sa.Executable, limits: Limits | None = None) ->
     Refuses results over ``limits.row_cap`` rows with :class:`ResultTooLarge` (never a silent
     truncation) and cancels a query running past ``limits.timeout_s`` with :class:`QueryTimeout`.
     """
+    keys, rows = fetch(engine, stmt, limits)
+    return normalise(pd.DataFrame.from_records(rows, columns=keys))
+
+
+def fetch(engine: sa.Engine, stmt: sa.Executable, limits: Limits | None = None) -> tuple[list[str], list]:
+    """The column names and rows of a SELECT, as the driver returns them (Decimals stay Decimals), under the
+    same row cap and timeout as :func:`run`."""
     limits = limits or limits_from_env()
     with engine.connect() as conn:
         timer = _arm_timeout(conn, limits.timeout_s)
@@ -42,7 +49,7 @@ def run(engine: sa.Engine, stmt: sa.Executable, limits: Limits | None = None) ->
             "Add a filter, use a coarser grain, or keep the top N.",
             f"结果超过 {limits.row_cap:,} 行（应用可展示的上限）。请增加筛选条件、使用更粗的粒度或只保留前 N 项。",
         )
-    return normalise(pd.DataFrame.from_records(rows, columns=keys))
+    return keys, rows
 
 
 def _arm_timeout(conn: sa.Connection, seconds: float) -> threading.Timer | None:

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
-from lib.core import clock, config, schema
+from lib.core import clock, config, schema, warehouse
 from lib.core.errors import SchemaTooNew, StoreUnavailable
 from lib.core.tables import access as access_tables
 from lib.core.tables import alerts as alert_tables
@@ -111,10 +111,15 @@ SCHEMA_VERSION = MIGRATIONS[-1].version
 def get_engine(url: str | None = None) -> sa.Engine:
     """An engine for ``url`` (default: :func:`lib.core.config.store_url`), checked by opening one connection.
 
+    The configured store (``url`` omitted or equal to :func:`lib.core.config.store_url`) also gets the
+    configured warehouse attached (:func:`lib.core.config.warehouse_url`, :mod:`lib.core.warehouse`); another
+    store is opened alone.
+
     Raises :class:`StoreUnavailable` with advice when the store can't be opened, e.g. a DuckDB
     file held by another process.
     """
     url = config.absolutise(url or config.store_url())
+    default = url == config.store_url()
     try:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError as exc:
@@ -137,6 +142,8 @@ def get_engine(url: str | None = None) -> sa.Engine:
         raise
     except Exception as exc:  # driver errors differ per dialect; translate them all
         raise explain_open_error(url, exc) from exc
+    if default and (wh_url := config.warehouse_url()):
+        warehouse.attach(engine, warehouse.connect(wh_url))
     return engine
 
 

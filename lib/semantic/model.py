@@ -22,6 +22,8 @@ from lib.core.errors import WorkbenchError
 
 SEMANTIC_DIR = config.DATA_DIR / "semantic"
 TIME_GRAINS = ("day", "week", "month", "quarter", "year")
+READ_FROM = ("store", "warehouse")
+"""Where a dataset is read: the app's own store, or the warehouse connection when one is configured."""
 
 
 class SemanticError(WorkbenchError):
@@ -160,6 +162,14 @@ class Dataset:
     """'month' when rows are whole months (budgets): ranges must then cover whole months."""
     table_def: sa.Table | None = field(default=None, compare=False, repr=False)
     """The table itself when it is not part of the canonical model (a registered ext_ table)."""
+    read_from: str = "store"
+    """'warehouse' when the dataset (its table and the tables it joins) is read from the warehouse connection
+    whenever one is configured (lib.core.warehouse); 'store' (the default) reads the app's own store."""
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """Every table the dataset reads: its own, then the joined ones."""
+        return tuple(dict.fromkeys((self.table, *(j.table for j in self.joins))))
 
 
 @dataclass(frozen=True)
@@ -270,6 +280,11 @@ class SemanticModel:
         if dim_id not in self.dimensions:
             raise _unknown("dimension", dim_id, [*self.dimensions, *TIME_GRAINS])
         return self.dimensions[dim_id]
+
+    def warehouse_tables(self) -> tuple[str, ...]:
+        """The canonical tables the warehouse must hold: those of every dataset read from it."""
+        return tuple(dict.fromkeys(t for ds in self.datasets.values() if ds.read_from == "warehouse"
+                                   for t in ds.tables))
 
     def leaf_metrics(self, metric_id: str) -> tuple[Metric, ...]:
         """The simple metrics a metric is computed from (itself if simple)."""
@@ -425,7 +440,7 @@ def _dataset(file: str, dsid: str, raw: Mapping, issues: list[Issue],
         joins=tuple(joins), dimensions={k: ColumnRef.parse(v) for k, v in (raw.get("dimensions") or {}).items()},
         columns=tuple(ColumnRef.parse(c) for c in raw.get("columns") or ()),
         receivable=dict(raw.get("receivable") or {}), file=file, period_grain=raw.get("grain"),
-        table_def=(tables or {}).get(str(raw.get("table"))))
+        table_def=(tables or {}).get(str(raw.get("table"))), read_from=str(raw.get("read_from") or "store"))
 
 
 def metric_from_dict(raw: Mapping, subject: str, file: str, issues: list[Issue]) -> Metric | None:
@@ -610,6 +625,11 @@ def _validate_datasets(dims: Mapping[str, Dimension], datasets: Mapping[str, Dat
             value = getattr(ds, key)
             if value and value not in cols[None]:
                 issues.append(Issue(file, ds.id, f"{key} {value!r} is not a column of {ds.table}"))
+        if ds.read_from not in READ_FROM:
+            issues.append(Issue(file, ds.id, f"read_from must be one of {list(READ_FROM)}, got {ds.read_from!r}"))
+        elif ds.read_from == "warehouse" and ds.table_def is not None:
+            issues.append(Issue(file, ds.id, "a registered table lives in the app's store: it can't be read_from the "
+                                             "warehouse"))
         if ds.period_grain not in (None, "month"):
             issues.append(Issue(file, ds.id, f"grain must be month (or absent), got {ds.period_grain!r}"))
         if ds.kind is DatasetKind.FLOW and not ds.time:
