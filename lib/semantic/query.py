@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 import sqlglot
 
 from lib.access.scope import User
-from lib.core import db, schema
+from lib.core import db, schema, warehouse
 from lib.core.errors import Forbidden
 from lib.semantic import expressions as xp
 from lib.semantic import model as semantic
@@ -426,16 +427,21 @@ class _Compiler:
                        "period_days": snapshots.c.p_days}
             valid = sa.and_(r["issued"] <= at, sa.or_(r["paid"].is_(None), r["paid"] > at, r["paid_amount"] < r["amount"]))
         else:  # snapshot: the latest snapshot on or before the date
-            tcol = b.c[ds.time]
+            # Found per period date by a grouped join, not a correlated subquery: the same answer, and one
+            # every engine plans (Spark refuses a correlated scalar subquery in a join condition).
             inner = semantic.base_table(ds).alias("s")
-            latest_q = sa.select(sa.func.max(inner.c[ds.time])).where(inner.c[ds.time] <= at)
+            dates = sa.values(sa.column("p_at", sa.Date), name=f"{name}_dates").data(
+                sorted({(r[1],) for r in self._periods(unit)}))
+            latest_q = (sa.select(dates.c.p_at.label("l_at"), sa.func.max(inner.c[ds.time]).label("l_t"))
+                        .select_from(dates.join(inner, inner.c[ds.time] <= dates.c.p_at)).group_by(dates.c.p_at))
             scope = self.user.scope if self.user is not None else None
             if scope is not None and scope.org_unit_ids is not None and ds.org_column:
                 # Another unit's later count must not decide which count this user sees.
                 latest_q = latest_q.where(inner.c[ds.org_column].in_(sorted(scope.org_unit_ids)))
-            latest = latest_q.scalar_subquery()
+            latest = latest_q.subquery(f"{name}_latest")
+            src = src.join(latest, b.c[ds.time] == latest.c.l_t)
             virtual = {"period_days": snapshots.c.p_days}
-            valid = tcol == latest
+            valid = at == latest.c.l_at
         src = src.join(snapshots, valid)
         cols = [snapshots.c.p_t.label(TIME), snapshots.c.p_role.label("p_role")]
         group = [snapshots.c.p_t, snapshots.c.p_role]
@@ -474,7 +480,7 @@ class _Compiler:
         return stmt.cte(name)
 
     # -- assembly ----------------------------------------------------------------------------
-    def build(self) -> sa.Select:
+    def build(self, place: _Placement | None = None) -> sa.Select:
         cmp_off = self._comparison_offset()
         outputs: list[tuple[str, sa.ColumnElement]] = []
         for mid in self.spec.metrics:
@@ -488,6 +494,8 @@ class _Compiler:
                 else:
                     outputs.append((f"{mid}__chg", xp.div(xp.Binary("-", outputs[-2][1], prev), xp.Abs(prev))))
         subs = {key: self.unit_select(u, f"u{i}") for i, (key, u) in enumerate(self.units.items())}
+        if place is not None:
+            subs = place(self.units, subs)
         keys = ([TIME] if self.grain else []) + [f"d_{d}" for d in self.dims]
         first = next(iter(subs.values()))
         if self.cumulative:
@@ -631,6 +639,77 @@ def _tree(expr: str):
     return sqlglot.parse_one(expr)
 
 
+# ---- where each part runs ------------------------------------------------------------------------
+
+class _Placement:
+    """Decides where a question's parts run when a warehouse is attached, and runs the parts.
+
+    All units on one connection: the whole statement goes there (``target``), compiled in its dialect. Units
+    on both: each unit's aggregate runs on its own engine (its row scope inside it), the aggregated rows —
+    already at the requested keys, so no fact row leaves the warehouse — are registered as Arrow tables in a
+    fresh in-memory DuckDB under the units' names, and the outer statement (joins, ratios, comparisons,
+    order, limit) runs there over them, exactly as it would have over the CTEs.
+    """
+
+    def __init__(self, store: sa.Engine, wh: sa.Engine, limits=None, execute: bool = True) -> None:
+        self.store, self.wh, self.limits, self.execute = store, wh, limits, execute
+        self.target: sa.Engine = store
+        self.parts: list[tuple[sa.Engine, str, sa.Select]] = []
+        self._local: sa.Engine | None = None
+
+    def engine_of(self, unit: _Unit) -> sa.Engine:
+        return self.wh if unit.dataset.read_from == "warehouse" else self.store
+
+    def __call__(self, units: dict, subs: dict) -> dict:
+        engines = {key: self.engine_of(units[key]) for key in subs}
+        if len({id(e) for e in engines.values()}) == 1:
+            self.target = next(iter(engines.values()))
+            return subs
+        self._local = self.target = sa.create_engine("duckdb:///:memory:", poolclass=sa.pool.StaticPool)
+        out = {}
+        for key, cte in subs.items():
+            select, cols = cte.element, list(cte.c)
+            self.parts.append((engines[key], cte.name, select))
+            if self.execute:
+                names, rows = db.fetch(engines[key], select, self.limits)
+                with self._local.connect() as conn:
+                    conn.connection.driver_connection.register(cte.name, _arrow(names, rows, cols))
+            out[key] = sa.table(cte.name, *[sa.column(c.name, c.type) for c in cols])
+        return out
+
+    def close(self) -> None:
+        if self._local is not None:
+            self._local.dispose()
+
+
+def _arrow(names: list[str], rows: list, cols: list[sa.ColumnElement]):
+    """A part's rows as an Arrow table: exact decimals stay decimals; dates a driver sends as text (PyHive)
+    become dates; an empty or all-NULL column takes its type from the statement."""
+    types = {c.name: c.type for c in cols}
+    arrays = []
+    for i, name in enumerate(names):
+        values = [r[i] for r in rows]
+        t = types.get(name)
+        if isinstance(t, sa.Date) and not isinstance(t, sa.DateTime):
+            values = [dt.date.fromisoformat(v[:10]) if isinstance(v, str) else
+                      v.date() if isinstance(v, dt.datetime) else v for v in values]
+        arr = pa.array(values)
+        if arr.type == pa.null():
+            arr = pa.array(values, type=_arrow_type(t))
+        arrays.append(arr)
+    return pa.table(arrays, names=names)
+
+
+def _arrow_type(t):
+    if isinstance(t, sa.Date) and not isinstance(t, sa.DateTime):
+        return pa.date32()
+    if isinstance(t, sa.String):
+        return pa.string()
+    if isinstance(t, sa.Integer):
+        return pa.int64()
+    return pa.float64()
+
+
 # ---- public API ------------------------------------------------------------------------------
 
 def compile(spec: QuerySpec, user: User | None = None, model: SemanticModel | None = None) -> sa.Select:
@@ -640,8 +719,23 @@ def compile(spec: QuerySpec, user: User | None = None, model: SemanticModel | No
 
 def run(engine: sa.Engine, spec: QuerySpec, user: User | None = None, model: SemanticModel | None = None,
         limits=None) -> pd.DataFrame:
-    """Compile and execute: the DataFrame has one column per dimension and per metric id."""
-    df = db.run(engine, compile(spec, user, model), limits)
+    """Compile and execute: the DataFrame has one column per dimension and per metric id.
+
+    ``engine`` is the store's. With a warehouse attached to it (:mod:`lib.core.warehouse`), a question whose
+    datasets are all read from one connection is compiled for that connection's dialect and run there; one
+    whose datasets live on both has each part aggregated on its own engine and the parts joined locally.
+    """
+    compiler = _Compiler(spec, user, model or default_model())
+    wh = warehouse.of(engine)
+    if wh is None:
+        df = db.run(engine, compiler.build(), limits)
+    else:
+        place = _Placement(engine, wh, limits)
+        try:
+            stmt = compiler.build(place)
+            df = db.run(place.target, stmt, limits)
+        finally:
+            place.close()
     for grain in semantic.TIME_GRAINS:
         if grain in df.columns:
             df[grain] = pd.to_datetime(df[grain])
@@ -669,9 +763,32 @@ def dimension_values(engine: sa.Engine, dimension: str, user: User | None = None
 
 
 def sql_text(spec: QuerySpec, engine: sa.Engine, user: User | None = None, model: SemanticModel | None = None) -> str:
-    """The SQL finance can audit, with values inlined for reading (never executed in this form)."""
-    stmt = compile(spec, user, model)
-    return str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
+    """The SQL finance can audit, with values inlined for reading (never executed in this form).
+
+    With a warehouse attached, it is the SQL in the dialect of the connection that runs it; a question on
+    both connections shows each part with where it runs, then the local join over the parts.
+    """
+    compiler = _Compiler(spec, user, model or default_model())
+    wh = warehouse.of(engine)
+    if wh is None:
+        return _readable(compiler.build(), engine)
+    place = _Placement(engine, wh, execute=False)
+    stmt = compiler.build(place)
+    if not place.parts:
+        return _readable(stmt, place.target)
+    place.close()
+    out = [f"-- {name}: {'warehouse' if e is wh else 'store'} ({e.dialect.name})\n{_readable(sel, e)};"
+           for e, name, sel in place.parts]
+    out.append(f"-- joined locally over {', '.join(n for _e, n, _s in place.parts)} (DuckDB, in memory)\n"
+               + _readable(stmt, sa.create_engine("duckdb:///:memory:")) + ";")
+    return "\n\n".join(out)
+
+
+def _readable(stmt: sa.Select, engine: sa.Engine) -> str:
+    try:
+        return str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
+    except sa.exc.CompileError:   # a dialect that can't inline some value: shown with its parameters
+        return str(stmt.compile(engine))
 
 
 def describe(spec: QuerySpec, lang: str = "zh", model: SemanticModel | None = None) -> str:
