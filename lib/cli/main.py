@@ -17,6 +17,7 @@ from lib.cli import alerts as alerts_cli
 from lib.cli import ingest as ingest_cli
 from lib.cli import notify as notify_cli
 from lib.cli import scorecard as scorecard_cli
+from lib.cli import warehouse as warehouse_cli
 from lib.core import clock, fmt, secrets_file, store
 from lib.core.errors import WorkbenchError
 from lib.demo import build as demo
@@ -49,7 +50,7 @@ def _rows(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lib.cli", description="Yecai Workbench command line.")
     p.add_argument("--url", help="store URL (default: WORKBENCH_DB_URL, secrets.toml, or the embedded DuckDB file)")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{init,demo,info,metrics,query,ask,explain,forecast,import,imports,users}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{init,demo,info,metrics,query,ask,explain,forecast,import,imports,users,scorecard,alerts,notify,warehouse}")
 
     init = sub.add_parser("init", help="create or migrate the store's schema")
     init.add_argument("--demo-if-empty", action="store_true",
@@ -122,6 +123,7 @@ def parser() -> argparse.ArgumentParser:
 
     ingest_cli.add_parser(sub)
     scorecard_cli.add_parser(sub)
+    warehouse_cli.add_parser(sub)
     alerts_cli.add_parser(sub)
     notify_cli.add_parser(sub)
 
@@ -190,7 +192,10 @@ def _period_end(text: str) -> dt.date:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        engine = store.get_engine(args.url)
+        # The warehouse commands open the warehouse themselves (it may not be running yet).
+        engine = store.get_engine(args.url, with_warehouse=args.command != "warehouse")
+        if args.command == "warehouse":
+            return warehouse_cli.main(args, engine)
         if args.command == "init":
             version = store.init_schema(engine)
             print(f"store: {_safe(engine)}  schema version: {version}")

@@ -108,12 +108,12 @@ MIGRATIONS: tuple[Migration, ...] = (
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 
-def get_engine(url: str | None = None) -> sa.Engine:
+def get_engine(url: str | None = None, with_warehouse: bool = True) -> sa.Engine:
     """An engine for ``url`` (default: :func:`lib.core.config.store_url`), checked by opening one connection.
 
     The configured store (``url`` omitted or equal to :func:`lib.core.config.store_url`) also gets the
-    configured warehouse attached (:func:`lib.core.config.warehouse_url`, :mod:`lib.core.warehouse`); another
-    store is opened alone.
+    configured warehouse attached (:func:`lib.core.config.warehouse_url`, :mod:`lib.core.warehouse`) unless
+    ``with_warehouse`` is false; another store is opened alone.
 
     Raises :class:`StoreUnavailable` with advice when the store can't be opened, e.g. a DuckDB
     file held by another process.
@@ -142,7 +142,7 @@ def get_engine(url: str | None = None) -> sa.Engine:
         raise
     except Exception as exc:  # driver errors differ per dialect; translate them all
         raise explain_open_error(url, exc) from exc
-    if default and (wh_url := config.warehouse_url()):
+    if default and with_warehouse and (wh_url := config.warehouse_url()):
         warehouse.attach(engine, warehouse.connect(wh_url))
     return engine
 
