@@ -10,6 +10,8 @@ TEST_WORKERS ?= 2
 CHROMIUM ?= /usr/bin/chromium
 export CHROMIUM
 FAKETIME ?= /usr/bin/faketime
+# The warehouse tests start a Spark Thrift Server from pyspark's jars: they need a Java 17 runtime.
+JAVA ?= /usr/bin/java
 # The machine's clock moved to days where periods roll over: a 1 January, a quarter's last day, a leap day and
 # a day in the middle of next year (see test-dates).
 AWKWARD_DAYS ?= 2027-01-01 2027-03-31 2028-02-29 2027-06-15
@@ -52,7 +54,7 @@ run: $(VENV)/.req-run cjk-font
 	$(PY) -m lib.cli init --demo-if-empty --rows $(DEMO_ROWS)
 	$(PY) app.py --server.port $(PORT) --server.headless true
 
-test: $(VENV)/.req-dev $(CHROMIUM) cjk-font lint
+test: $(VENV)/.req-dev $(CHROMIUM) $(JAVA) cjk-font lint
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 # The rules in pyproject.toml: ruff's checks, and import-linter's contracts between lib's packages.
@@ -73,6 +75,10 @@ test-dates: $(VENV)/.req-dev $(FAKETIME) cjk-font
 $(FAKETIME):
 	@command -v apt-get >/dev/null || { echo "test-dates needs libfaketime at $(FAKETIME): install Debian's faketime"; exit 1; }
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null
+
+$(JAVA):
+	@command -v apt-get >/dev/null || { echo "The warehouse tests need Java 17 at $(JAVA): install it, or set JAVA=path"; exit 1; }
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
 
 # Browser tests use Debian's chromium (Playwright's own browser download needs the internet).
 $(CHROMIUM):

@@ -9,8 +9,9 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from lib.core import clock, store
+from lib.core import clock, store, warehouse
 from lib.demo import build as demo
+from tests import spark
 
 PG_URL = os.environ.get("WORKBENCH_TEST_PG_URL", "").strip()
 BACKENDS = [
@@ -177,3 +178,56 @@ def duckdb_held_by_another_process(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+# ---- the Spark warehouse: one Thrift Server per run (tests/spark.py) ------------------------------
+
+def pytest_configure(config):
+    d = spark.claim_folder()
+    if d is not None:
+        config.stash[_SPARK_DIR] = d
+
+
+def pytest_unconfigure(config):
+    d = config.stash.get(_SPARK_DIR, None)
+    if d is not None:
+        spark.stop(d)
+
+
+_SPARK_DIR = pytest.StashKey[str]()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    if any(spark.FIXTURE in getattr(item, "fixturenames", ()) for item in items):
+        spark.boot()   # boots while the other tests run
+
+
+@pytest.fixture(scope="session")
+def spark_warehouse() -> spark.Warehouse:
+    """The run's Spark Thrift Server, holding the demo company (DEMO_ROWS, DEMO_SEED) as Parquet tables."""
+    return spark.ready(DEMO_ROWS, DEMO_SEED, DEMO_AS_OF)
+
+
+@pytest.fixture(scope="session")
+def spark_engine(spark_warehouse):
+    engine = warehouse.connect(spark_warehouse.url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def spark_store(spark_warehouse, spark_engine, tmp_path_factory):
+    """(store, reference): a copy of the demo store the warehouse was published from, with the warehouse
+    attached, and another copy without it (the embedded answer)."""
+    import shutil
+
+    engines = []
+    for name in ("with_warehouse", "alone"):
+        target = tmp_path_factory.mktemp(name) / "wb.duckdb"
+        shutil.copyfile(spark_warehouse.store_file, target)
+        engines.append(store.get_engine(f"duckdb:///{target}"))
+    warehouse.attach(engines[0], spark_engine)
+    yield tuple(engines)
+    for e in engines:
+        warehouse.detach(e)
+        e.dispose()
